@@ -1,0 +1,125 @@
+"""Explicit ratings: maaskit MatrixFactorization / SVDpp against Surprise SVD / SVDpp.
+
+MovieLens 100k (``u.data``), 5-fold CV on rows (``KFold(5, shuffle=True, random_state=0)``),
+the same folds for every model, all in one process. Fit times are wall-clock seconds of
+``fit`` only (for maaskit this includes id mapping and CSR building; for Surprise the
+trainset is built outside the timer). Numba is warmed up first; its compile time is reported
+separately.
+
+Usage::
+
+    python benchmarks/bench_explicit.py            # full run (Surprise SVD++ takes ~1-2 min)
+    python benchmarks/bench_explicit.py --quick    # 2 folds, no Surprise SVD++
+
+The data set is found through ``MAASKIT_DATA`` or ``../shared/data`` beside the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from maaskit.exceptions import ColdStartWarning
+from maaskit.recommender._mf import MatrixFactorization
+from maaskit.recommender._svdpp import SVDpp
+
+
+def load_ml100k() -> pd.DataFrame:
+    env = os.environ.get("MAASKIT_DATA")
+    root = Path(__file__).resolve().parents[1]
+    for home in ([Path(env)] if env else []) + [root.parent / "shared" / "data", root / "../shared/data"]:
+        path = home / "ml-100k" / "u.data"
+        if path.is_file():
+            return pd.read_csv(path, sep="\t", header=None, names=["user", "item", "rating", "timestamp"])
+    raise SystemExit("MovieLens 100k not found: set MAASKIT_DATA to the folder that holds ml-100k/.")
+
+
+def rmse(a, b) -> float:
+    return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
+
+
+def run_maaskit(make, df, folds):
+    rows = []
+    for tr, te in folds:
+        model = make()
+        t = time.perf_counter()
+        model.fit(df.iloc[tr])
+        fit_s = time.perf_counter() - t
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ColdStartWarning)
+            pred = model.predict(df.iloc[te][["user", "item"]])
+        rows.append((rmse(pred, df.rating.values[te]), fit_s))
+    return rows
+
+
+def run_surprise(make, df, folds):
+    from surprise import Dataset, Reader
+
+    reader = Reader(rating_scale=(1, 5))
+    rows = []
+    for tr, te in folds:
+        trainset = Dataset.load_from_df(df.iloc[tr][["user", "item", "rating"]], reader).build_full_trainset()
+        algo = make()
+        t = time.perf_counter()
+        algo.fit(trainset)
+        fit_s = time.perf_counter() - t
+        test = df.iloc[te]
+        pred = [algo.predict(u, i).est for u, i in zip(test.user.values, test.item.values)]
+        rows.append((rmse(pred, test.rating.values), fit_s))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 folds and no Surprise SVD++")
+    ap.add_argument("--no-svdpp", action="store_true", help="skip Surprise SVD++ (about 70 s)")
+    args = ap.parse_args()
+
+    df = load_ml100k()
+    folds = list(KFold(5, shuffle=True, random_state=0).split(df))
+    if args.quick:
+        folds = folds[:2]
+
+    t = time.perf_counter()
+    MatrixFactorization(backend="numba", max_iter=1).fit(df.iloc[:2000])
+    SVDpp(backend="numba", max_iter=1).fit(df.iloc[:2000])
+    compile_s = time.perf_counter() - t
+
+    from surprise import SVD
+    from surprise import SVDpp as SurpriseSVDpp
+
+    models = {
+        "maaskit MatrixFactorization (defaults, numba)": (run_maaskit, lambda: MatrixFactorization(random_state=0, backend="numba")),
+        "maaskit MatrixFactorization (defaults, cython)": (run_maaskit, lambda: MatrixFactorization(random_state=0, backend="cython")),
+    }
+    models["maaskit SVDpp (defaults, numba)"] = (run_maaskit, lambda: SVDpp(random_state=0, backend="numba"))
+    models["maaskit SVDpp (defaults, cython)"] = (run_maaskit, lambda: SVDpp(random_state=0, backend="cython"))
+    models["Surprise SVD (defaults, random_state=0)"] = (run_surprise, lambda: SVD(random_state=0))
+    if not (args.quick or args.no_svdpp):
+        models["Surprise SVDpp (cache_ratings=True)"] = (
+            run_surprise, lambda: SurpriseSVDpp(random_state=0, cache_ratings=True))
+
+    results = {}
+    for name, (runner, make) in models.items():
+        results[name] = runner(make, df, folds)
+        r = np.array(results[name])
+        print(f"{name}: RMSE per fold {np.round(r[:, 0], 4).tolist()}, fit s per fold {np.round(r[:, 1], 3).tolist()}", flush=True)
+
+    ref = np.array(results["Surprise SVD (defaults, random_state=0)"])[:, 1].sum()
+    print(f"\nMovieLens 100k, {len(folds)}-fold CV; numba compile/warm-up {compile_s:.2f} s (not counted)")
+    print("| model | mean RMSE | total fit s | speed-up vs Surprise SVD |")
+    print("|---|---|---|---|")
+    for name, rows in results.items():
+        r = np.array(rows)
+        print(f"| {name} | {r[:, 0].mean():.4f} | {r[:, 1].sum():.3f} | {ref / r[:, 1].sum():.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

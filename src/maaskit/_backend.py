@@ -1,0 +1,188 @@
+"""Device probing and kernel dispatch.
+
+Probes are lazy and cached and never raise: ``import maaskit`` does not import torch, and a
+failed probe is remembered so that the later error message can say why. Kernel lookup is a
+table: every kernel ``<name>`` exists as ``maaskit._kernels.reference.<name>`` (NumPy, the
+oracle), ``maaskit._kernels.numba.<name>`` and the compiled ``maaskit._ext.<name>``, all with
+the same function names and signatures; estimators never branch on the backend themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from types import ModuleType
+
+BACKENDS = ("cython", "numba", "numpy")
+DEVICES = ("auto", "cpu", "cuda")
+
+_probe_errors: dict[str, str] = {}
+
+# Per-kernel preference for backend="auto", fastest first, as measured in benchmarks/.
+_AUTO_ORDER: dict[str, tuple[str, ...]] = {
+    "sgd": ("numba", "cython", "numpy"),
+    "svdpp": ("numba", "cython", "numpy"),
+}
+_DEFAULT_ORDER = ("cython", "numba", "numpy")
+
+_MODULE_PATTERNS = {
+    "numpy": "maaskit._kernels.reference.{name}",
+    "numba": "maaskit._kernels.numba.{name}",
+    "cython": "maaskit._ext.{name}",
+    "torch": "maaskit._kernels.torch.{name}",
+}
+
+
+@functools.cache
+def has_torch() -> bool:
+    """Return True when torch can be imported (cached; never raises)."""
+    try:
+        import torch  # noqa: F401
+    except Exception as exc:  # any import failure means "no torch"
+        _probe_errors["torch"] = f"{type(exc).__name__}: {exc}"
+        return False
+    return True
+
+
+@functools.cache
+def has_cuda() -> bool:
+    """Return True when torch is importable and ``torch.cuda.is_available()`` (cached)."""
+    if not has_torch():
+        return False
+    try:
+        import torch
+
+        ok = bool(torch.cuda.is_available())
+    except Exception as exc:
+        _probe_errors["cuda"] = f"{type(exc).__name__}: {exc}"
+        return False
+    if not ok:
+        _probe_errors["cuda"] = "torch.cuda.is_available() returned False"
+    return ok
+
+
+def resolve_device(device: str, where: str = "") -> str:
+    """Turn a ``device`` parameter into ``"cpu"`` or ``"cuda"``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+        The requested device. ``"auto"`` follows :func:`maaskit.get_config` and picks CUDA
+        when available.
+    where : str, default=""
+        ``"<Estimator>.<method>"`` for error messages.
+
+    Returns
+    -------
+    device : {"cpu", "cuda"}
+    """
+    from ._config import get_config
+
+    prefix = f"{where}: " if where else ""
+    if device not in DEVICES:
+        raise ValueError(
+            f"{prefix}device must be one of {', '.join(map(repr, DEVICES))}; got {device!r}."
+        )
+    if device == "auto":
+        device = get_config()["device"]
+        if device == "auto":
+            return "cuda" if has_cuda() else "cpu"
+    if device == "cuda" and not has_cuda():
+        detail = _probe_errors.get("torch") or _probe_errors.get("cuda", "")
+        raise ValueError(
+            f"{prefix}device='cuda' was requested but torch with CUDA is not available "
+            f"(torch installed: {'yes' if has_torch() else 'no'}"
+            f"{'; ' + detail if detail else ''}). Use device='cpu' or 'auto'."
+        )
+    return device
+
+
+@functools.cache
+def _import(backend: str, name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(_MODULE_PATTERNS[backend].format(name=name))
+    except ImportError as exc:
+        _probe_errors[f"{backend}.{name}"] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def available_backends(name: str) -> tuple[str, ...]:
+    """Return the CPU backends that provide kernel ``name``, in ``"auto"`` preference order.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name, e.g. ``"als"``.
+
+    Returns
+    -------
+    backends : tuple of str
+    """
+    order = _AUTO_ORDER.get(name, _DEFAULT_ORDER)
+    return tuple(b for b in order if _import(b, name) is not None)
+
+
+def resolve_backend(name: str, backend: str, where: str = "") -> str:
+    """Turn a ``backend`` parameter into a concrete CPU backend for kernel ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name.
+    backend : {"auto", "cython", "numba", "numpy"}
+        Requested backend.
+    where : str, default=""
+        ``"<Estimator>.<method>"`` for error messages.
+
+    Returns
+    -------
+    backend : str
+    """
+    prefix = f"{where}: " if where else ""
+    if backend not in ("auto",) + BACKENDS:
+        raise ValueError(
+            f"{prefix}backend must be one of 'auto', 'cython', 'numba', 'numpy'; "
+            f"got {backend!r}."
+        )
+    avail = available_backends(name)
+    if backend == "auto":
+        if not avail:
+            raise ImportError(f"{prefix}no backend provides kernel {name!r}.")
+        return avail[0]
+    if backend not in avail:
+        err = _probe_errors.get(f"{backend}.{name}", "not provided")
+        hint = ""
+        if backend == "cython":
+            hint = (
+                " The compiled extension is missing: reinstall with `pip install .` "
+                "(a C compiler is needed) or use backend='numba'."
+            )
+        raise ImportError(f"{prefix}backend {backend!r} for kernel {name!r} is unavailable ({err}).{hint}")
+    return backend
+
+
+def get_kernel(name: str, backend: str = "auto") -> ModuleType:
+    """Return the module implementing kernel ``name`` for ``backend``.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name, e.g. ``"topk"``.
+    backend : {"auto", "cython", "numba", "numpy", "torch"}, default="auto"
+        Which implementation.
+
+    Returns
+    -------
+    module : module
+        Exposes the kernel's functions.
+    """
+    if backend == "torch":
+        mod = _import("torch", name)
+        if mod is None:
+            raise ImportError(
+                f"torch kernel {name!r} is unavailable ({_probe_errors.get('torch.' + name)})."
+            )
+        return mod
+    mod = _import(resolve_backend(name, backend), name)
+    assert mod is not None
+    return mod

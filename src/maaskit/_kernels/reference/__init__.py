@@ -1,0 +1,1 @@
+"""Kernel implementations, one module per kernel name (see ``maaskit._backend``)."""

@@ -1,0 +1,17 @@
+"""Data sets: MovieLens readers and downloader, and a synthetic catalogue generator.
+
+Interaction data throughout maaskit is a :class:`pandas.DataFrame` with columns ``user``
+and ``item`` and, optionally, ``rating`` (float) and ``timestamp`` (int64 unix seconds).
+"""
+
+from ._home import get_data_home
+from ._movielens import fetch_movielens, load_movielens
+from ._synthetic import load_default_catalogue, make_interactions
+
+__all__ = [
+    "get_data_home",
+    "load_movielens",
+    "fetch_movielens",
+    "make_interactions",
+    "load_default_catalogue",
+]

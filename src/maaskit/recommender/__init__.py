@@ -1,0 +1,11 @@
+"""Recommenders for explicit ratings and implicit feedback."""
+
+from ._als import ALS
+from ._base import BaseRecommender
+from ._bpr import BPR
+from ._mf import MatrixFactorization
+from ._popularity import Popularity
+from ._recommender import Recommender
+from ._svdpp import SVDpp
+
+__all__ = ["ALS", "BPR", "BaseRecommender", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]

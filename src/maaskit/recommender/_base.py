@@ -1,0 +1,502 @@
+"""Shared machinery of every recommender: ids, input formats, top-k, fold-in, persistence.
+
+Kernels: ``topk`` (batched top-k with exclusion of seen items).
+
+An algorithm subclass only learns factors. It reduces every score to a dot product between
+a *user vector* and an *item vector* (biases ride along as extra coordinates), so one
+chunked GEMM + top-k path serves ``recommend``, ``predict`` and ``similar_items`` for all.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
+from .._config import effective_n_threads
+from ..exceptions import ColdStartWarning, ModelFitError, NotFittedError
+from ..persistence import PersistableMixin
+from ..utils._ids import IdIndex, _as_1d
+from ..utils._param_validation import validate_parameters
+from ..utils.validation import Interactions, check_interactions, check_pairs
+
+# Score blocks are computed this many floats at a time, bounding memory of top-N for all users.
+_BLOCK_FLOATS = 1 << 22
+
+
+class BaseRecommender(PersistableMixin, BaseEstimator):
+    """Base class of maaskit recommenders (not for direct use).
+
+    Subclasses define ``_implicit`` and implement ``_fit_model``, ``_fold_in``,
+    ``_grow``, ``_user_vectors``, ``_item_vectors`` and ``_item_embeddings``.
+    """
+
+    _implicit: bool = True
+    _kernel: str = "topk"
+    _state_objects = {"IdIndex": IdIndex.from_state}
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _fit_model(self, users: np.ndarray, items: np.ndarray, values: np.ndarray,
+                   R: sp.csr_matrix, rng: np.random.RandomState) -> None:
+        raise NotImplementedError
+
+    def _grow(self, n_users: int, n_items: int, rng: np.random.RandomState) -> None:
+        raise NotImplementedError
+
+    def _fold_in(self, users: np.ndarray, items: np.ndarray, values: np.ndarray,
+                 R: sp.csr_matrix, touched_users: np.ndarray, new_items: np.ndarray,
+                 rng: np.random.RandomState) -> None:
+        raise NotImplementedError
+
+    def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _item_vectors(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _item_embeddings(self) -> np.ndarray:
+        return self._item_vectors()
+
+    def _cold_user_vector(self) -> np.ndarray:
+        """User vector used for unknown users in ``predict`` (zeros: no personal signal)."""
+        return np.zeros(self._item_vectors().shape[1], dtype=np.float32)
+
+    def _cold_item_vector(self) -> np.ndarray:
+        return np.zeros(self._item_vectors().shape[1], dtype=np.float32)
+
+    def _factor_arrays(self) -> list[str]:
+        """Names of the learned arrays checked for divergence after training."""
+        return [k for k, v in vars(self).items() if k.endswith("_") and isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "item_index_"):
+            raise NotFittedError(
+                f"{self._name}.{method}: this {self._name} instance is not fitted yet. "
+                f"Call 'fit' with appropriate arguments before using this estimator."
+            )
+
+    def _validate(self, method: str) -> tuple[np.random.RandomState, str]:
+        validate_parameters(self)
+        where = f"{self._name}.{method}"
+        self.device_ = resolve_device(getattr(self, "device", "cpu"), where)
+        backend = getattr(self, "backend", "auto")
+        self.backend_ = resolve_backend(self._algorithm_kernel(), backend, where)
+        return check_random_state(getattr(self, "random_state", None)), where
+
+    def _algorithm_kernel(self) -> str:
+        return self._kernel
+
+    def _topk_backend(self) -> str:
+        # Follow the algorithm's backend when topk has it (so backend="numpy" is pure NumPy).
+        backend = getattr(self, "backend_", "auto")
+        return backend if backend in available_backends("topk") else "auto"
+
+    def _check_divergence(self, where: str) -> None:
+        for name in self._factor_arrays():
+            if not np.isfinite(getattr(self, name).sum()):
+                raise ModelFitError(
+                    f"{where}: training diverged ({name} is not finite). Try a smaller "
+                    f"learning_rate or a larger regularization."
+                )
+
+    def _interactions(self, X: Any, y: Any, where: str, allow_empty: bool = False) -> Interactions:
+        return check_interactions(
+            X, y, where=where, implicit=self._implicit, require_values=not self._implicit,
+            allow_empty=allow_empty,
+        )
+
+    @staticmethod
+    def _csr(users: np.ndarray, items: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+        R = sp.csr_matrix((values.astype(np.float32), (users, items)), shape=shape)
+        R.sum_duplicates()
+        R.sort_indices()
+        return R
+
+    def _set_seen(self, R: sp.csr_matrix) -> None:
+        self.seen_indptr_ = R.indptr.astype(np.int64)
+        self.seen_indices_ = R.indices.astype(np.int32)
+        self.seen_values_ = R.data.astype(np.float32)
+
+    def _seen_matrix(self) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (self.seen_values_, self.seen_indices_, self.seen_indptr_),
+            shape=(self.n_users_, self.n_items_),
+        )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None) -> "BaseRecommender":
+        """Learn the model from interactions.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_interactions, 2 or 3), or sparse matrix
+            A frame with ``user`` and ``item`` columns plus optional ``rating`` and
+            ``timestamp``; an array with columns user, item[, rating]; or a scipy.sparse
+            matrix of shape (n_users, n_items) (rows are always users).
+        y : array-like of shape (n_interactions,), default=None
+            Ratings, if not part of ``X``.
+
+        Returns
+        -------
+        self : object
+            The fitted recommender.
+        """
+        rng, where = self._validate("fit")
+        inter = self._interactions(X, y, where)
+        if inter.source == "sparse":
+            self.user_index_ = IdIndex(np.arange(inter.shape[0]), "user")
+            self.item_index_ = IdIndex(np.arange(inter.shape[1]), "item")
+            u, i = inter.users.astype(np.int32), inter.items.astype(np.int32)
+        else:
+            self.user_index_, u = IdIndex.from_values(inter.users, "user")
+            self.item_index_, i = IdIndex.from_values(inter.items, "item")
+        self.n_users_, self.n_items_ = len(self.user_index_), len(self.item_index_)
+        vals = inter.values.astype(np.float32)
+        R = self._csr(u, i, vals, (self.n_users_, self.n_items_))
+        self._set_seen(R)
+        self.item_popularity_ = np.bincount(i, minlength=self.n_items_).astype(np.float64)
+        self.input_was_pandas_ = inter.source == "pandas"
+        if not self._implicit:
+            self.rating_range_ = [float(vals.min()), float(vals.max())]
+        self._fit_model(u, i, vals, R, rng)
+        self._check_divergence(where)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> "BaseRecommender":
+        """Fold new interactions (and new users or items) into a fitted model.
+
+        Existing factors are kept; the users and items the new interactions touch are
+        updated without a full refit. On an unfitted model this is :meth:`fit`.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or sparse matrix
+            New interactions, in any format :meth:`fit` accepts. A sparse matrix must have
+            ``n_items_`` columns; extra rows are new users.
+        y : array-like of shape (n_interactions,), default=None
+            Ratings, if not part of ``X``.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "item_index_"):
+            return self.fit(X, y)
+        rng, where = self._validate("partial_fit")
+        inter = self._interactions(X, y, where)
+        if inter.source == "sparse":
+            if inter.shape[1] != self.n_items_:
+                raise ValueError(
+                    f"{where}: the sparse matrix has shape {inter.shape} (users x items) but "
+                    f"the model was fitted on {self.n_items_} items, shape "
+                    f"({self.n_users_}, {self.n_items_}); rows are users, columns items."
+                )
+        user_index, u, n_old_u = self.user_index_.extend(inter.users)
+        item_index, i, n_old_i = self.item_index_.extend(inter.items)
+        n_new_u, n_new_i = len(user_index) - n_old_u, len(item_index) - n_old_i
+        old = self._seen_matrix()
+        self.user_index_, self.item_index_ = user_index, item_index
+        if n_new_u or n_new_i:
+            self._grow(n_new_u, n_new_i, rng)
+        self.n_users_, self.n_items_ = len(user_index), len(item_index)
+        vals = inter.values.astype(np.float32)
+        old.resize((self.n_users_, self.n_items_))
+        R = (old + self._csr(u, i, vals, (self.n_users_, self.n_items_))).tocsr()
+        R.sort_indices()
+        self._set_seen(R)
+        pop = np.zeros(self.n_items_)
+        pop[: len(self.item_popularity_)] = self.item_popularity_
+        self.item_popularity_ = pop + np.bincount(i, minlength=self.n_items_)
+        if not self._implicit:
+            lo, hi = self.rating_range_
+            self.rating_range_ = [min(lo, float(vals.min())), max(hi, float(vals.max()))]
+        touched = np.unique(u).astype(np.int32)
+        new_items = np.arange(n_old_i, self.n_items_, dtype=np.int32)
+        self._fold_in(u, i, vals, R, touched, new_items, rng)
+        self._check_divergence(where)
+        return self
+
+    # ------------------------------------------------------------------ predict / score
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the score (rating for explicit models) of user/item pairs.
+
+        Unknown users or items get the model's fallback (global mean and known biases for
+        rating models, 0 for implicit ones) and a :class:`~maaskit.exceptions.ColdStartWarning`.
+
+        Parameters
+        ----------
+        X : DataFrame with user and item columns, or array-like of shape (n_pairs, 2)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+        """
+        self._check_fitted("predict")
+        where = f"{self._name}.predict"
+        users, items, _ = check_pairs(X, where)
+        uidx = self.user_index_.lookup(users)
+        iidx = self.item_index_.lookup(items)
+        cold_u, cold_i = uidx < 0, iidx < 0
+        if cold_u.any() or cold_i.any():
+            warnings.warn(
+                f"{where}: {int(cold_u.sum())} pair(s) with unknown users and "
+                f"{int(cold_i.sum())} with unknown items got the fallback score.",
+                ColdStartWarning, stacklevel=2,
+            )
+        V = self._item_vectors()
+        d = V.shape[1]
+        out = np.empty(len(uidx), dtype=np.float64)
+        step = max(1, _BLOCK_FLOATS // max(d, 1))
+        for s in range(0, len(uidx), step):
+            ub, ib = uidx[s : s + step], iidx[s : s + step]
+            Uv = np.empty((len(ub), d), dtype=np.float32)
+            Uv[:] = self._cold_user_vector()
+            if (ub >= 0).any():
+                Uv[ub >= 0] = self._user_vectors(ub[ub >= 0])
+            Iv = np.empty((len(ib), d), dtype=np.float32)
+            Iv[:] = self._cold_item_vector()
+            Iv[ib >= 0] = V[ib[ib >= 0]]
+            out[s : s + step] = np.einsum("ij,ij->i", Uv.astype(np.float64), Iv.astype(np.float64))
+        if not self._implicit:
+            lo, hi = self.rating_range_
+            np.clip(out, lo, hi, out=out)
+        return out
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Score held-out interactions: minus RMSE for rating models, nDCG@10 for implicit ones.
+
+        Greater is better in both cases, as scikit-learn's model selection expects.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Held-out interactions.
+        y : array-like, default=None
+            Ratings, if not part of ``X``.
+
+        Returns
+        -------
+        score : float
+        """
+        self._check_fitted("score")
+        from ..metrics import ndcg_at_k, rmse
+
+        where = f"{self._name}.score"
+        inter = check_interactions(X, y, where=where, implicit=self._implicit,
+                                   require_values=not self._implicit)
+        if not self._implicit:
+            pairs = np.empty((len(inter), 2), dtype=object)
+            pairs[:, 0], pairs[:, 1] = inter.users, inter.items
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ColdStartWarning)
+                pred = self.predict(pairs)
+            return -float(rmse(inter.values, pred))
+        frame = pd.DataFrame({"user": inter.users, "item": inter.items})
+        known = self.user_index_.lookup(frame["user"].to_numpy()) >= 0
+        frame = frame[known]
+        if frame.empty:
+            raise ValueError(f"{where}: none of the users in X is known to the model.")
+        groups = frame.groupby("user", sort=False)["item"]
+        users = np.array(list(groups.groups.keys()), dtype=object)
+        truth = [g.to_numpy() for _, g in groups]
+        k = min(10, self.n_items_)
+        ids, _ = self.recommend(users, n=k, exclude_seen=True, output="numpy")
+        return float(ndcg_at_k(truth, ids, k=k))
+
+    # ------------------------------------------------------------------ recommend
+    def recommend(self, users: Any = None, n: int = 10, *, exclude_seen: bool = True,
+                  items: Any = None, output: str = "auto") -> Any:
+        """Top-``n`` items for many users at once, in bounded memory.
+
+        Users never seen in training get the most popular items (the *popularity
+        fallback*); a :class:`~maaskit.exceptions.ColdStartWarning` says how many, and the
+        pandas output flags them in a ``fallback`` column.
+
+        Parameters
+        ----------
+        users : id or array-like of ids, default=None
+            The users; ``None`` means every known user.
+        n : int, default=10
+            Items per user; at most the number of candidate items.
+        exclude_seen : bool, default=True
+            Leave out items the user interacted with in training.
+        items : array-like of item ids, default=None
+            Restrict recommendations to these candidate items.
+        output : {"auto", "numpy", "pandas"}, default="auto"
+            ``"auto"`` gives pandas when ``users`` is a pandas Series/Index (or ``None`` and
+            the model was fitted on a DataFrame), numpy otherwise.
+
+        Returns
+        -------
+        ids, scores : ndarray of shape (n_users, n) (or (n,) for a single user)
+            With ``output="numpy"``. Slots a user has no eligible item for have score
+            ``-inf`` (ids there are meaningless).
+        recommendations : DataFrame
+            With ``output="pandas"``: columns user, item, score, rank, fallback; one row
+            per recommendation.
+        """
+        self._check_fitted("recommend")
+        where = f"{self._name}.recommend"
+        if output not in ("auto", "numpy", "pandas"):
+            raise ValueError(f"{where}: output must be 'auto', 'numpy' or 'pandas'; got {output!r}.")
+        single = users is not None and np.ndim(users) == 0 and not isinstance(users, (pd.Series, pd.Index))
+        if users is None:
+            uidx = np.arange(self.n_users_, dtype=np.int64)
+            user_ids = self.user_index_.ids
+            as_pandas = output == "pandas" or (output == "auto" and self.input_was_pandas_)
+        else:
+            as_pandas = output == "pandas" or (output == "auto" and isinstance(users, (pd.Series, pd.Index)))
+            user_ids = _as_1d(users)
+            uidx = self.user_index_.lookup(user_ids)
+        cand = None if items is None else self.item_index_.get_codes(items, where).astype(np.int32)
+        if cand is not None and len(np.unique(cand)) != len(cand):
+            raise ValueError(f"{where}: items must not contain duplicate ids.")
+        n_cand = self.n_items_ if cand is None else len(cand)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{where}: n must be a positive int; got {n!r}.")
+        if n > n_cand:
+            raise ValueError(
+                f"{where}: n={n} is larger than the {n_cand} candidate items; ask for at most {n_cand}."
+            )
+        cold = uidx < 0
+        if cold.any():
+            warnings.warn(
+                f"{where}: {int(cold.sum())} of {len(uidx)} user(s) are unknown and got the "
+                f"popularity fallback.", ColdStartWarning, stacklevel=2,
+            )
+        out_idx = np.empty((len(uidx), n), dtype=np.int32)
+        out_scores = np.empty((len(uidx), n), dtype=np.float32)
+        known = np.flatnonzero(~cold)
+        if len(known):
+            self._topk_users(uidx[known], n, exclude_seen, cand, out_idx, out_scores, known)
+        if cold.any():
+            pop = self.item_popularity_ if cand is None else self.item_popularity_[cand]
+            order = np.argsort(-pop, kind="stable")[:n]
+            out_idx[cold] = order if cand is None else cand[order]
+            out_scores[cold] = pop[order]
+        item_ids = self.item_index_.ids
+        ids = item_ids[np.maximum(out_idx, 0)]
+        if as_pandas:
+            valid = out_idx >= 0
+            rows = np.repeat(np.arange(len(uidx)), n).reshape(len(uidx), n)
+            frame = pd.DataFrame({
+                "user": np.asarray(user_ids)[rows[valid]],
+                "item": ids[valid],
+                "score": out_scores[valid].astype(np.float64),
+                "rank": np.tile(np.arange(1, n + 1), len(uidx)).reshape(len(uidx), n)[valid],
+                "fallback": np.repeat(cold, n).reshape(len(uidx), n)[valid],
+            })
+            return frame
+        if single:
+            return ids[0], out_scores[0]
+        return ids, out_scores
+
+    def _topk_users(self, uidx: np.ndarray, n: int, exclude_seen: bool, cand: np.ndarray | None,
+                    out_idx: np.ndarray, out_scores: np.ndarray, rows: np.ndarray) -> None:
+        V = self._item_vectors()
+        if cand is not None:
+            V = V[cand]
+            col_of_item = np.full(self.n_items_, -1, dtype=np.int64)
+            col_of_item[cand] = np.arange(len(cand))
+        V = np.ascontiguousarray(V, dtype=np.float32)
+        kernel = get_kernel("topk", self._topk_backend())
+        n_threads = effective_n_threads(getattr(self, "n_jobs", None))
+        step = max(1, min(len(uidx), _BLOCK_FLOATS // max(V.shape[0], 1)))
+        for s in range(0, len(uidx), step):
+            ub = uidx[s : s + step]
+            S = np.ascontiguousarray(self._user_vectors(ub) @ V.T, dtype=np.float32)
+            if exclude_seen:
+                starts, ends = self.seen_indptr_[ub], self.seen_indptr_[ub + 1]
+                counts = ends - starts
+                indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+                np.cumsum(counts, out=indptr[1:])
+                if indptr[-1]:
+                    pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+                    indices = self.seen_indices_[pos]
+                else:
+                    indices = np.empty(0, dtype=np.int32)
+                if cand is not None:
+                    mapped = col_of_item[indices]
+                    keep = mapped >= 0
+                    kept_counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if len(keep) else np.zeros(len(ub), np.int64)
+                    kept_counts[counts == 0] = 0
+                    indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+                    np.cumsum(kept_counts, out=indptr[1:])
+                    indices = mapped[keep]
+                indices = np.ascontiguousarray(indices, dtype=np.int32)
+            else:
+                indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+                indices = np.empty(0, dtype=np.int32)
+            oi = np.empty((len(ub), n), dtype=np.int32)
+            os_ = np.empty((len(ub), n), dtype=np.float32)
+            kernel.topk_rows(S, indptr, indices, n, oi, os_, n_threads)
+            if cand is not None:
+                oi = np.where(oi >= 0, cand[np.maximum(oi, 0)], -1).astype(np.int32)
+            out_idx[rows[s : s + step]] = oi
+            out_scores[rows[s : s + step]] = os_
+
+    def similar_items(self, items: Any, n: int = 10, *, output: str = "auto") -> Any:
+        """The ``n`` items most similar to each given item (cosine of item embeddings).
+
+        Parameters
+        ----------
+        items : id or array-like of item ids
+        n : int, default=10
+            Neighbours per item, the item itself excluded.
+        output : {"auto", "numpy", "pandas"}, default="auto"
+            ``"auto"`` gives pandas when ``items`` is a pandas Series/Index.
+
+        Returns
+        -------
+        ids, scores : ndarray of shape (n_queries, n) (or (n,) for a single item)
+            With numpy output.
+        similar : DataFrame
+            With pandas output: columns item, similar_item, score, rank.
+        """
+        self._check_fitted("similar_items")
+        where = f"{self._name}.similar_items"
+        single = np.ndim(items) == 0 and not isinstance(items, (pd.Series, pd.Index))
+        as_pandas = output == "pandas" or (output == "auto" and isinstance(items, (pd.Series, pd.Index)))
+        qids = _as_1d(items)
+        q = self.item_index_.get_codes(qids, where)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{where}: n must be a positive int; got {n!r}.")
+        if n > self.n_items_ - 1:
+            raise ValueError(f"{where}: n={n} is larger than the {self.n_items_ - 1} other items.")
+        E = np.asarray(self._item_embeddings(), dtype=np.float32)
+        norms = np.linalg.norm(E, axis=1)
+        En = E / np.where(norms > 0, norms, 1)[:, None]
+        kernel = get_kernel("topk", self._topk_backend())
+        out_i = np.empty((len(q), n), dtype=np.int32)
+        out_s = np.empty((len(q), n), dtype=np.float32)
+        step = max(1, min(len(q), _BLOCK_FLOATS // max(self.n_items_, 1)))
+        for s in range(0, len(q), step):
+            qb = q[s : s + step]
+            S = np.ascontiguousarray(En[qb] @ En.T, dtype=np.float32)
+            indptr = np.arange(len(qb) + 1, dtype=np.int64)
+            kernel.topk_rows(S, indptr, qb.astype(np.int32), n, out_i[s : s + step], out_s[s : s + step],
+                             effective_n_threads(getattr(self, "n_jobs", None)))
+        ids = self.item_index_.ids[np.maximum(out_i, 0)]
+        if as_pandas:
+            return pd.DataFrame({
+                "item": np.repeat(qids, n), "similar_item": ids.ravel(),
+                "score": out_s.ravel().astype(np.float64), "rank": np.tile(np.arange(1, n + 1), len(q)),
+            })
+        if single:
+            return ids[0], out_s[0]
+        return ids, out_s
+
+    def _more_tags(self) -> dict:
+        return {"X_types": ["2darray"], "requires_y": False}

@@ -1,0 +1,254 @@
+"""Biased matrix factorisation for explicit ratings, trained by SGD (Funk / Surprise SVD).
+
+Kernels: ``sgd`` (one epoch of SGD; Hogwild over rating chunks when ``n_jobs > 1``), ``topk``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._backend import get_kernel
+from .._config import effective_n_threads
+from ..exceptions import ModelFitError
+from ..persistence import register
+from ..utils._param_validation import Interval, Options
+from ._base import BaseRecommender
+
+_BACKENDS = Options(frozenset({"auto", "cython", "numba", "numpy"}))
+_RATINGS_PER_THREAD = 250_000
+_DEVICES = Options(frozenset({"auto", "cpu", "cuda"}))
+
+
+class _RatingFactorModel(BaseRecommender):
+    """Shared parts of the rating models ``r_hat = mu + b_u + b_i + <user factor, q_i>``."""
+
+    _implicit = False
+
+    def _threads(self, nnz: int) -> int:
+        # Hogwild threads share the item rows; below ~250k ratings per thread the cache-line
+        # traffic costs more than the second core brings (measured on MovieLens 100k).
+        return max(1, min(effective_n_threads(self.n_jobs), nnz // _RATINGS_PER_THREAD))
+
+    def _init_rows(self, n: int, rng: np.random.RandomState) -> np.ndarray:
+        return (rng.standard_normal((n, self.n_factors)) * self.init_std).astype(np.float32)
+
+    def _grow(self, n_users: int, n_items: int, rng: np.random.RandomState) -> None:
+        if n_users:
+            self.user_factors_ = np.vstack([self.user_factors_, self._init_rows(n_users, rng)])
+            self.user_bias_ = np.concatenate([self.user_bias_, np.zeros(n_users, np.float32)])
+        if n_items:
+            self.item_factors_ = np.vstack([self.item_factors_, self._init_rows(n_items, rng)])
+            self.item_bias_ = np.concatenate([self.item_bias_, np.zeros(n_items, np.float32)])
+
+    def _user_factor_rows(self, uidx: np.ndarray) -> np.ndarray:
+        return self.user_factors_[uidx]
+
+    def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
+        uidx = np.asarray(uidx)
+        out = np.empty((len(uidx), self.n_factors + 2), dtype=np.float32)
+        out[:, : self.n_factors] = self._user_factor_rows(uidx)
+        out[:, -2] = 1.0
+        out[:, -1] = self.global_mean_ + self.user_bias_[uidx]
+        return out
+
+    def _item_vectors(self) -> np.ndarray:
+        out = np.empty((self.n_items_, self.n_factors + 2), dtype=np.float32)
+        out[:, : self.n_factors] = self.item_factors_
+        out[:, -2] = self.item_bias_
+        out[:, -1] = 1.0
+        return out
+
+    def _cold_user_vector(self) -> np.ndarray:
+        v = np.zeros(self.n_factors + 2, dtype=np.float32)
+        v[-2], v[-1] = 1.0, self.global_mean_  # -> mu + b_i
+        return v
+
+    def _cold_item_vector(self) -> np.ndarray:
+        v = np.zeros(self.n_factors + 2, dtype=np.float32)
+        v[-1] = 1.0  # -> mu + b_u
+        return v
+
+    def _item_embeddings(self) -> np.ndarray:
+        return self.item_factors_
+
+    def _epoch_check(self, sse: float, epoch: int, n: int, where: str) -> None:
+        if not np.isfinite(sse):
+            raise ModelFitError(
+                f"{where}: training diverged at epoch {epoch + 1} (the training error is not "
+                f"finite). Try a smaller learning_rate or a larger regularization."
+            )
+        if self.verbose:
+            print(f"[{self._name}] epoch {epoch + 1}: train RMSE {np.sqrt(sse / max(n, 1)):.4f}")
+
+
+@register
+class MatrixFactorization(_RatingFactorModel):
+    """Biased matrix factorisation of explicit ratings trained by stochastic gradient descent.
+
+    Predicts ``r_hat(u, i) = mu + b_u + b_i + p_u . q_i`` (the "SVD" of Funk and of
+    Surprise) and minimises the squared error plus L2 penalties by SGD over the ratings in
+    a random order fixed at the start of ``fit``. With ``n_jobs > 1`` the compiled kernels
+    run lock-free (Hogwild) over contiguous chunks of that order. Predictions are clipped to
+    the training rating range.
+
+    The defaults were tuned on MovieLens 100k (5-fold CV): mean RMSE about 0.912 in about
+    0.05 s per fold on 2 cores, against 0.934 for Surprise ``SVD`` with its defaults
+    (see ``benchmarks/bench_explicit.py``).
+
+    Parameters
+    ----------
+    n_factors : int, default=32
+        Number of latent factors.
+    max_iter : int, default=20
+        Number of SGD epochs (also the epochs ``partial_fit`` runs on the new ratings).
+    learning_rate : float, default=0.03
+        SGD step size for the factors in the first epoch.
+    learning_rate_decay : float, default=0.95
+        Both step sizes are multiplied by this after every epoch.
+    regularization : float, default=0.1
+        L2 strength for the factors.
+    bias_learning_rate : float, default=None
+        Step size for the biases in the first epoch; ``None`` uses ``learning_rate``.
+    bias_regularization : float, default=None
+        L2 strength for the biases; ``None`` uses ``regularization``.
+    init_std : float, default=0.05
+        Standard deviation of the normal initialisation of the factors.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the rating order.
+    backend : {"auto", "cython", "numba", "numpy"}, default="auto"
+        Kernel implementation (``"numpy"`` is the slow, readable reference).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Stored for API symmetry; training always runs on the CPU.
+    n_jobs : int, default=None
+        Threads for the SGD kernel and top-k; ``None`` uses all cores. SGD runs lock-free
+        (Hogwild) on at most one thread per 250k ratings, since smaller data sets train
+        faster on one core. With one thread the result is deterministic for a given
+        ``random_state``.
+    verbose : int, default=0
+        Print the training RMSE after every epoch when positive.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users_, n_factors), float32
+        Learned user factors ``p_u``.
+    item_factors_ : ndarray of shape (n_items_, n_factors), float32
+        Learned item factors ``q_i``.
+    user_bias_ : ndarray of shape (n_users_,), float32
+        User biases ``b_u``.
+    item_bias_ : ndarray of shape (n_items_,), float32
+        Item biases ``b_i``.
+    global_mean_ : float
+        Mean training rating ``mu``.
+    rating_range_ : list of float
+        ``[min, max]`` training rating; predictions are clipped to it.
+    train_rmse_ : float
+        Training RMSE seen during the last epoch.
+    user_index_ : IdIndex
+        Known user ids.
+    item_index_ : IdIndex
+        Known item ids.
+    n_users_ : int
+        Number of known users.
+    n_items_ : int
+        Number of known items.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Ratings per item.
+    seen_indptr_, seen_indices_, seen_values_ : ndarray
+        Training ratings as CSR (users x items).
+    input_was_pandas_ : bool
+        Whether ``fit`` got a DataFrame.
+    device_ : str
+        Resolved device (training runs on the CPU).
+    backend_ : str
+        Resolved kernel backend.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from maaskit.recommender import MatrixFactorization
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [10, 20, 10, 30, 20],
+    ...                    "rating": [5.0, 3.0, 4.0, 2.0, 1.0]})
+    >>> mf = MatrixFactorization(n_factors=4, random_state=0).fit(df)
+    >>> pred = mf.predict([[3, 30]])
+    >>> bool(1.0 <= pred[0] <= 5.0)
+    True
+    """
+
+    _kernel = "sgd"
+    _parameter_constraints = {
+        "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "bias_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "bias_regularization": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "init_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "backend": [_BACKENDS],
+        "device": [_DEVICES],
+        "n_jobs": [int, None],
+        "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+    }
+
+    def __init__(self, n_factors: int = 32, *, max_iter: int = 20, learning_rate: float = 0.03,
+                 learning_rate_decay: float = 0.95, regularization: float = 0.1, bias_learning_rate: float | None = None,
+                 bias_regularization: float | None = None, init_std: float = 0.05,
+                 random_state=None, backend: str = "auto", device: str = "auto",
+                 n_jobs: int | None = None, verbose: int = 0) -> None:
+        self.n_factors = n_factors
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.learning_rate_decay = learning_rate_decay
+        self.regularization = regularization
+        self.bias_learning_rate = bias_learning_rate
+        self.bias_regularization = bias_regularization
+        self.init_std = init_std
+        self.random_state = random_state
+        self.backend = backend
+        self.device = device
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _train(self, users, items, values, user_scale, item_scale, rng, where) -> None:
+        kernel = get_kernel("sgd", self.backend_)
+        perm = rng.permutation(len(values))
+        u = np.ascontiguousarray(users[perm], dtype=np.int32)
+        i = np.ascontiguousarray(items[perm], dtype=np.int32)
+        r = np.ascontiguousarray(values[perm], dtype=np.float32)
+        lr_b = self.learning_rate if self.bias_learning_rate is None else self.bias_learning_rate
+        reg_b = self.regularization if self.bias_regularization is None else self.bias_regularization
+        lr = self.learning_rate
+        nt = self._threads(len(r))
+        sse = 0.0
+        for epoch in range(self.max_iter):
+            sse = kernel.sgd_epoch(u, i, r, self.global_mean_, self.user_bias_, self.item_bias_,
+                                   self.user_factors_, self.item_factors_, user_scale, item_scale,
+                                   lr, lr_b, self.regularization, reg_b, nt)
+            self._epoch_check(sse, epoch, len(r), where)
+            lr *= self.learning_rate_decay
+            lr_b *= self.learning_rate_decay
+        self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter else float("nan")
+
+    def _fit_model(self, users, items, values, R: sp.csr_matrix, rng) -> None:
+        self.global_mean_ = float(values.mean())
+        self.user_factors_ = self._init_rows(self.n_users_, rng)
+        self.item_factors_ = self._init_rows(self.n_items_, rng)
+        self.user_bias_ = np.zeros(self.n_users_, np.float32)
+        self.item_bias_ = np.zeros(self.n_items_, np.float32)
+        self._train(users, items, values, np.ones(self.n_users_, np.float32),
+                    np.ones(self.n_items_, np.float32), rng, f"{self._name}.fit")
+
+    def _fold_in(self, users, items, values, R, touched_users, new_items, rng) -> None:
+        # Re-fit the touched users on all their ratings; old items stay frozen, new ones learn.
+        sub = R[touched_users].tocoo()
+        u = touched_users[sub.row].astype(np.int32)
+        user_scale = np.zeros(self.n_users_, np.float32)
+        user_scale[touched_users] = 1.0
+        item_scale = np.zeros(self.n_items_, np.float32)
+        item_scale[new_items] = 1.0
+        self._train(u, sub.col.astype(np.int32), sub.data.astype(np.float32), user_scale,
+                    item_scale, rng, f"{self._name}.partial_fit")

@@ -1,0 +1,250 @@
+"""``Recommender``: one front door that picks and wraps the right algorithm.
+
+Kernels: those of the wrapped algorithm (``sgd``/``svdpp``, ``als``, ``bpr``) and ``topk``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ArtifactError, NotFittedError
+from ..persistence import PersistableMixin, register
+from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils.validation import check_interactions
+from sklearn.base import BaseEstimator
+import numbers
+
+# Explicit ratings default to the model that met the MovieLens accuracy target; implicit
+# feedback (plays, clicks, a sparse matrix) to weighted ALS.
+_EXPLICIT_DEFAULT = "mf"
+_IMPLICIT_DEFAULT = "als"
+
+
+def _algorithms() -> dict[str, type]:
+    from . import _als, _bpr, _mf, _popularity, _svdpp
+
+    return {
+        "mf": _mf.MatrixFactorization,
+        "svdpp": _svdpp.SVDpp,
+        "als": _als.ALS,
+        "bpr": _bpr.BPR,
+        "popularity": _popularity.Popularity,
+    }
+
+
+@register
+class Recommender(PersistableMixin, BaseEstimator):
+    """Recommend items to users from ratings or from plays, clicks and watches.
+
+    ``algorithm="auto"`` looks at the data: explicit ratings (a ``rating`` column, a third
+    array column or ``y``) train biased matrix factorisation by SGD
+    (:class:`~maaskit.recommender.MatrixFactorization`); implicit feedback (user/item pairs,
+    a ``weight``/``count`` column or a sparse users x items matrix) trains weighted ALS
+    (:class:`~maaskit.recommender.ALS`). Every method of the wrapped model is available here.
+
+    Parameters
+    ----------
+    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity"}, default="auto"
+        Which model to train.
+    n_factors : int, default=None
+        Latent dimensions; ``None`` keeps the algorithm's default.
+    max_iter : int, default=None
+        Epochs/iterations; ``None`` keeps the algorithm's default.
+    random_state : int, RandomState instance or None, default=None
+        Seed for reproducible training.
+    params : dict, default=None
+        Further hyper-parameters of the chosen algorithm.
+
+    Attributes
+    ----------
+    estimator_ : BaseRecommender
+        The fitted algorithm.
+    algorithm_ : str
+        The algorithm chosen.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from maaskit import Recommender
+    >>> plays = pd.DataFrame({"user": ["ann", "ann", "bob", "bob", "cy"],
+    ...                       "item": ["jazz", "soul", "jazz", "rock", "soul"]})
+    >>> model = Recommender(random_state=0).fit(plays)
+    >>> model.algorithm_
+    'als'
+    >>> items, scores = model.recommend("cy", n=2)
+    >>> len(items)
+    2
+    """
+
+    _parameter_constraints = {
+        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity"}))],
+        "n_factors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "params": [dict, None],
+    }
+
+    def __init__(self, algorithm: str = "auto", *, n_factors: int | None = None,
+                 max_iter: int | None = None, random_state: Any = None,
+                 params: dict | None = None) -> None:
+        self.algorithm = algorithm
+        self.n_factors = n_factors
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.params = params
+
+    def _choose(self, X: Any, y: Any) -> str:
+        if self.algorithm != "auto":
+            return self.algorithm
+        inter = check_interactions(X, y, where="Recommender.fit", implicit=False)
+        explicit = inter.has_values and inter.source != "sparse"
+        if inter.source == "pandas":
+            explicit = "rating" in X.columns or y is not None
+        return _EXPLICIT_DEFAULT if explicit else _IMPLICIT_DEFAULT
+
+    def _make(self, name: str) -> Any:
+        cls = _algorithms()[name]
+        est = cls()
+        valid = est.get_params()
+        kw = dict(self.params or {})
+        for key in ("n_factors", "max_iter", "random_state"):
+            value = getattr(self, key)
+            if value is not None and key in valid:
+                kw[key] = value
+        unknown = sorted(set(kw) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"Recommender.fit: {unknown} are not parameters of {cls.__name__}; "
+                f"valid ones are {sorted(valid)}."
+            )
+        return est.set_params(**kw)
+
+    def fit(self, X: Any, y: Any = None) -> "Recommender":
+        """Choose the algorithm and fit it (see :meth:`BaseRecommender.fit`).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_interactions, 2 or 3), or sparse matrix
+            Interactions.
+        y : array-like of shape (n_interactions,), default=None
+            Ratings, if not part of ``X``.
+
+        Returns
+        -------
+        self : object
+        """
+        validate_parameters(self)
+        name = self._choose(X, y)
+        self.estimator_ = self._make(name).fit(X, y)
+        self.algorithm_ = name
+        return self
+
+    def _fitted(self, method: str) -> Any:
+        est = self.__dict__.get("estimator_")
+        if est is None:
+            raise NotFittedError(
+                f"Recommender.{method}: this Recommender instance is not fitted yet. "
+                f"Call 'fit' with appropriate arguments before using this estimator."
+            )
+        return est
+
+    def partial_fit(self, X: Any, y: Any = None) -> "Recommender":
+        """Fold new interactions into the fitted model (fit when not fitted).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or sparse matrix
+        y : array-like, default=None
+
+        Returns
+        -------
+        self : object
+        """
+        if "estimator_" not in self.__dict__:
+            return self.fit(X, y)
+        self.estimator_.partial_fit(X, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted rating or score of user/item pairs (see :meth:`BaseRecommender.predict`).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_pairs, 2)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+        """
+        return self._fitted("predict").predict(X)
+
+    def recommend(self, users: Any = None, n: int = 10, **kwargs: Any) -> Any:
+        """Top-``n`` items per user (see :meth:`BaseRecommender.recommend`).
+
+        Parameters
+        ----------
+        users : id or array-like of ids, default=None
+        n : int, default=10
+        **kwargs
+            ``exclude_seen``, ``items``, ``output``.
+
+        Returns
+        -------
+        ids, scores : ndarray, or DataFrame
+        """
+        return self._fitted("recommend").recommend(users, n, **kwargs)
+
+    def similar_items(self, items: Any, n: int = 10, **kwargs: Any) -> Any:
+        """Most similar items (see :meth:`BaseRecommender.similar_items`).
+
+        Parameters
+        ----------
+        items : id or array-like of ids
+        n : int, default=10
+        **kwargs
+            ``output``.
+
+        Returns
+        -------
+        ids, scores : ndarray, or DataFrame
+        """
+        return self._fitted("similar_items").similar_items(items, n, **kwargs)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Minus RMSE (rating models) or nDCG@10 (implicit models) on held-out data.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+        y : array-like, default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return self._fitted("score").score(X, y)
+
+    def __getattr__(self, name: str) -> Any:
+        # Fitted attributes of the wrapped model (user_index_, n_items_ ...) read through.
+        if name.endswith("_") and not name.startswith("__") and "estimator_" in self.__dict__:
+            return getattr(self.__dict__["estimator_"], name)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        est = self._fitted("save")
+        attrs, arrays = est._get_state()
+        return (
+            {"algorithm_": self.algorithm_, "inner_params": est.get_params(deep=False), "inner": attrs},
+            {f"inner__{k}": v for k, v in arrays.items()},
+        )
+
+    def _set_state(self, attrs: dict, arrays: dict[str, np.ndarray]) -> None:
+        name = attrs.get("algorithm_")
+        if name not in _algorithms():
+            raise ArtifactError(f"load: unknown Recommender algorithm {name!r}.")
+        est = _algorithms()[name](**attrs["inner_params"])
+        est._set_state(attrs["inner"], {k[len("inner__"):]: v for k, v in arrays.items()})
+        self.estimator_ = est
+        self.algorithm_ = name

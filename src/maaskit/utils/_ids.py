@@ -1,0 +1,187 @@
+"""Mapping between user/item ids of any hashable type and contiguous internal indices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ArtifactError, UnknownIdError
+
+
+class IdIndex:
+    """An ordered, growable mapping from external ids to ``0..n-1``.
+
+    Ids keep the dtype they came in (ints stay ints, strings stay strings) so that what a
+    user passes in is what comes back out.
+
+    Parameters
+    ----------
+    ids : array-like of shape (n_ids,)
+        Unique ids, in index order.
+    kind : str, default="id"
+        ``"user"`` or ``"item"``, for error messages.
+    """
+
+    def __init__(self, ids: Any, kind: str = "id") -> None:
+        self.kind = kind
+        self._index = pd.Index(ids)
+        if not self._index.is_unique:
+            raise ValueError(f"IdIndex: {kind} ids must be unique.")
+
+    @classmethod
+    def from_values(cls, values: Any, kind: str = "id") -> tuple["IdIndex", np.ndarray]:
+        """Build an index from a column of (repeated) ids.
+
+        Parameters
+        ----------
+        values : array-like of shape (n,)
+            Ids, possibly repeated.
+        kind : str, default="id"
+            For error messages.
+
+        Returns
+        -------
+        index : IdIndex
+        codes : ndarray of shape (n,), dtype int32
+            Position of each value in the index, in order of first appearance.
+        """
+        codes, uniques = pd.factorize(np.asarray(values) if not isinstance(values, pd.Series) else values)
+        return cls(uniques, kind), codes.astype(np.int32, copy=False)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """ndarray of shape (n_ids,): the ids in index order."""
+        return self._index.to_numpy()
+
+    def lookup(self, values: Any) -> np.ndarray:
+        """Return the index of each value, ``-1`` for unknown ids.
+
+        Parameters
+        ----------
+        values : array-like of shape (n,)
+
+        Returns
+        -------
+        codes : ndarray of shape (n,), dtype int64
+        """
+        values = _as_1d(values)
+        if len(values) == 0:
+            return np.empty(0, dtype=np.int64)
+        try:
+            return self._index.get_indexer(values).astype(np.int64, copy=False)
+        except TypeError:
+            # Unhashable entries (lists, dicts) cannot be ids.
+            raise TypeError(
+                f"{self.kind} ids must be hashable scalars (int, str, ...); "
+                f"got values of type {type(values[0]).__name__}."
+            ) from None
+
+    def get_codes(self, values: Any, where: str = "") -> np.ndarray:
+        """Like :meth:`lookup` but raise :class:`UnknownIdError` for unknown ids.
+
+        Parameters
+        ----------
+        values : array-like of shape (n,)
+        where : str, default=""
+            ``"<Estimator>.<method>"`` for the message.
+
+        Returns
+        -------
+        codes : ndarray of shape (n,), dtype int64
+        """
+        codes = self.lookup(values)
+        bad = codes < 0
+        if bad.any():
+            raise UnknownIdError(self.kind, list(_as_1d(values)[bad]), len(self), where)
+        return codes
+
+    def extend(self, values: Any) -> tuple["IdIndex", np.ndarray, int]:
+        """Return a new index with unseen ids appended, codes of ``values``, and the old size.
+
+        Parameters
+        ----------
+        values : array-like of shape (n,)
+
+        Returns
+        -------
+        index : IdIndex
+        codes : ndarray of shape (n,), dtype int32
+        n_old : int
+        """
+        values = _as_1d(values)
+        codes = self.lookup(values)
+        new = codes < 0
+        n_old = len(self)
+        if not new.any():
+            return self, codes.astype(np.int32), n_old
+        new_codes, new_ids = pd.factorize(values[new])
+        merged = self._index.append(pd.Index(new_ids))
+        codes[new] = new_codes + n_old
+        return IdIndex(merged, self.kind), codes.astype(np.int32), n_old
+
+    # -- persistence: plain arrays only, never object arrays -------------------------------
+    def to_state(self) -> tuple[dict, np.ndarray | None]:
+        """Return ``(json_part, array_part)`` for safe persistence.
+
+        Integer ids are stored as an int64 array, strings as a unicode array, and anything
+        else that JSON can carry round-trip (floats, bools) in the JSON part.
+
+        Returns
+        -------
+        meta : dict
+        array : ndarray or None
+        """
+        ids = self.ids
+        if ids.dtype.kind in "iu":
+            return {"kind": self.kind, "dtype": str(ids.dtype)}, ids.astype(ids.dtype)
+        values = list(ids)
+        if all(isinstance(v, str) for v in values):
+            return {"kind": self.kind, "dtype": "str"}, np.array(values, dtype=str)
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            return {"kind": self.kind, "dtype": "int64"}, np.array(values, dtype=np.int64)
+        out = []
+        for v in values:
+            if isinstance(v, np.generic):
+                v = v.item()
+            if not isinstance(v, (int, float, str, bool)) or v is None:
+                raise ArtifactError(
+                    f"save: {self.kind} id {v!r} of type {type(v).__name__} cannot be saved "
+                    f"without pickle; use int or str ids."
+                )
+            out.append(v)
+        return {"kind": self.kind, "dtype": "json", "values": out}, None
+
+    @classmethod
+    def from_state(cls, meta: dict, array: np.ndarray | None) -> "IdIndex":
+        """Inverse of :meth:`to_state`.
+
+        Parameters
+        ----------
+        meta : dict
+        array : ndarray or None
+
+        Returns
+        -------
+        index : IdIndex
+        """
+        if meta["dtype"] == "json":
+            ids: Any = np.array(meta["values"], dtype=object)
+        elif meta["dtype"] == "str":
+            ids = np.array([str(s) for s in array], dtype=object)
+        else:
+            ids = np.asarray(array).astype(meta["dtype"])
+        return cls(ids, meta["kind"])
+
+
+def _as_1d(values: Any) -> np.ndarray:
+    if isinstance(values, (pd.Series, pd.Index)):
+        return values.to_numpy()
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    return arr.ravel()

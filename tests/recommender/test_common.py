@@ -1,0 +1,213 @@
+"""Behaviour every recommender shares, run against each of them (implicit's shared tests)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+import maaskit.recommender as rec
+from maaskit.exceptions import ColdStartWarning, NotFittedError, UnknownIdError
+from maaskit.persistence import dumps, loads
+
+ALL = [getattr(rec, name) for name in rec.__all__ if name != "BaseRecommender"]
+LEARNING = [c for c in ALL if c is not rec.Popularity]
+
+
+def make(cls, **extra):
+    est = cls()
+    params = est.get_params()
+    if "random_state" in params:
+        est.set_params(random_state=0)
+    return est.set_params(**extra)
+
+
+def ids(cls):
+    return cls.__name__
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_fit_returns_self_and_keeps_ids(cls, block_interactions):
+    est = make(cls)
+    assert est.fit(block_interactions) is est
+    assert set(est.user_index_.ids) == set(block_interactions.user)
+    items, scores = est.recommend("u0", n=3)
+    assert items.shape == (3,) and scores.shape == (3,)
+    assert all(isinstance(i, str) and i.startswith("i") for i in items)
+    seen = set(block_interactions.item[block_interactions.user == "u0"])
+    assert not seen & set(items)
+    assert np.all(np.diff(scores) <= 0)
+
+
+@pytest.mark.parametrize("cls", LEARNING, ids=ids)
+def test_learns_block_structure(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    top, _ = est.recommend([f"u{u}" for u in range(40)], n=3)
+    group = np.array([int(i[1:]) // 10 for i in top.ravel()]).reshape(top.shape)
+    expected = (np.arange(40) >= 20).astype(int)[:, None]
+    assert (group == expected).mean() >= 0.9
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_recommend_many_and_pandas(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    users = ["u3", "u25", "u7"]
+    ids_, scores = est.recommend(users, n=4, output="numpy")
+    assert ids_.shape == scores.shape == (3, 4)
+    frame = est.recommend(pd.Series(users), n=4)
+    assert list(frame.columns) == ["user", "item", "score", "rank", "fallback"]
+    assert len(frame) == 12 and not frame.fallback.any()
+    np.testing.assert_array_equal(frame.item.to_numpy().reshape(3, 4), ids_)
+    # All users at once, chunked internally, equals the per-user answer.
+    all_ids, _ = est.recommend(None, n=4, output="numpy")
+    order = list(est.user_index_.ids)
+    np.testing.assert_array_equal(all_ids[order.index("u25")], ids_[1])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_cold_start_fallback_is_flagged(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    with pytest.warns(ColdStartWarning, match="1 of 2 user"):
+        frame = est.recommend(pd.Series(["u1", "stranger"]), n=3)
+    assert frame.loc[frame.user == "stranger", "fallback"].all()
+    assert not frame.loc[frame.user == "u1", "fallback"].any()
+    popular = block_interactions.item.value_counts()
+    assert frame.loc[frame.user == "stranger", "item"].iloc[0] == popular.index[0]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_bad_inputs_raise_clear_errors(cls, block_interactions):
+    est = make(cls)
+    with pytest.raises(NotFittedError):
+        est.recommend("u0")
+    bad = block_interactions.copy()
+    bad.loc[3, "rating"] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        make(cls).fit(bad)
+    with pytest.raises(ValueError, match="empty"):
+        make(cls).fit(block_interactions.iloc[:0])
+    with pytest.raises(ValueError, match="unknown column"):
+        make(cls).fit(block_interactions.assign(title="x"))
+    with pytest.raises(ValueError, match="user column"):
+        make(cls).fit(block_interactions.rename(columns={"user": "customer"}))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        make(cls).fit(np.zeros((5, 4)))
+    est.fit(block_interactions)
+    with pytest.raises(ValueError, match="n=21 is larger than the 20 candidate"):
+        est.recommend("u0", n=21)
+    with pytest.raises(ValueError, match="positive int"):
+        est.recommend("u0", n=0)
+    with pytest.raises(UnknownIdError, match="unknown item id.*'nope'") as info:
+        est.similar_items("nope")
+    assert isinstance(info.value, KeyError)
+    with pytest.raises(KeyError):
+        est.recommend("u0", items=["i1", "nope"])
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL if c._implicit], ids=ids)
+def test_negative_implicit_weights(cls, block_interactions):
+    with pytest.raises(ValueError, match=">= 0"):
+        make(cls).fit(block_interactions.assign(rating=-1.0))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_candidate_items(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    cands = ["i1", "i2", "i3", "i15", "i16"]
+    got, _ = est.recommend(["u0", "u30"], n=2, items=cands, exclude_seen=False)
+    assert set(got.ravel()) <= set(cands)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_similar_items(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    got, scores = est.similar_items(["i0", "i12"], n=5)
+    assert got.shape == (2, 5)
+    assert "i0" not in got[0] and "i12" not in got[1]
+    frame = est.similar_items(pd.Series(["i0"]), n=2)
+    assert list(frame.columns) == ["item", "similar_item", "score", "rank"]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_sparse_input_orientation(cls, block_interactions):
+    rng = np.random.RandomState(0)
+    R = sp.random(30, 12, density=0.3, format="csr", random_state=rng) * 4 + 0
+    R.data = np.ceil(R.data) + 1
+    est = make(cls).fit(R)
+    assert (est.n_users_, est.n_items_) == (30, 12)
+    with pytest.raises(ValueError, match=r"shape \(30, 13\).*\(30, 12\)"):
+        est.partial_fit(sp.random(30, 13, density=0.2, format="csr", random_state=rng))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_partial_fit_folds_in_new_user(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    new = pd.DataFrame({"user": ["newbie"] * 5, "item": [f"i{i}" for i in range(10, 15)],
+                        "rating": [5.0] * 5})
+    est.partial_fit(new)
+    assert "newbie" in set(est.user_index_.ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        got, _ = est.recommend("newbie", n=3)
+    assert not set(got) & {f"i{i}" for i in range(10, 15)}
+    if cls in LEARNING:
+        assert sum(int(i[1:]) >= 10 for i in got) >= 2
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_persistence_round_trip(cls, block_interactions):
+    est = make(cls).fit(block_interactions)
+    back = loads(dumps(est))
+    a, b = est.recommend(["u0", "u33"], n=5), back.recommend(["u0", "u33"], n=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1])
+    np.testing.assert_allclose(est.predict(block_interactions), back.predict(block_interactions))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_sklearn_contract(cls, block_interactions):
+    est = make(cls)
+    c = clone(est)
+    assert c.get_params() == est.get_params()
+    assert not [k for k in vars(c) if k.endswith("_")]
+    est.fit(block_interactions)
+    assert isinstance(est.score(block_interactions), float)
+
+
+@pytest.mark.parametrize("cls", LEARNING, ids=ids)
+def test_grid_search(cls, block_interactions):
+    param = "n_factors" if "n_factors" in cls().get_params() else None
+    grid = {param: [2, 4]} if param else {}
+    search = GridSearchCV(make(cls), grid, cv=KFold(3, shuffle=True, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        search.fit(block_interactions)
+    assert np.isfinite(search.best_score_)
+
+
+id_strategy = st.one_of(st.integers(-5, 10**12), st.text(min_size=0, max_size=4))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(id_strategy, id_strategy, st.integers(1, 5)), min_size=1, max_size=30),
+       n=st.integers(1, 5))
+def test_fuzz_fit_recommend(cls, rows, n):
+    df = pd.DataFrame(rows, columns=["user", "item", "rating"]).astype({"rating": float})
+    est = make(cls).fit(df)
+    n_items = df.item.nunique()
+    if n > n_items:
+        with pytest.raises(ValueError, match="candidate items"):
+            est.recommend(df.user.iloc[0], n=n)
+        return
+    got, scores = est.recommend(df.user.to_numpy(), n=n, exclude_seen=False, output="numpy")
+    assert got.shape == (len(df), n)
+    assert set(got.ravel()) <= set(df.item)
+    assert np.all(np.isfinite(scores))
