@@ -30,18 +30,19 @@ _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
 
 
-def register(cls: T) -> T:
-    """Class decorator: allow ``cls`` to be loaded from an artifact.
+def register(estimator_class: T) -> T:
+    """Class decorator: allow ``estimator_class`` to be loaded from an artifact.
 
     Parameters
     ----------
-    cls : type
+    estimator_class : type
         An estimator class implementing ``_get_state`` / ``_set_state``.
 
     Returns
     -------
-    cls : type
+    estimator_class : type
     """
+    cls = estimator_class
     _REGISTRY[f"{cls.__module__.split('._')[0]}.{cls.__qualname__}"] = cls
     return cls
 

@@ -1,4 +1,3 @@
-import os
 import re
 import time
 
@@ -152,7 +151,6 @@ def test_medium_scale_is_fast():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MAASKIT_RUN_SLOW"), reason="set MAASKIT_RUN_SLOW=1 to run")
 def test_ten_million_interactions_under_30s():
     start = time.perf_counter()
     df = make_interactions(n_users=200_000, n_items=50_000, n_interactions=10_000_000, random_state=0)

@@ -48,7 +48,14 @@ def test_fit_returns_self_and_keeps_ids(cls, block_interactions):
 
 @pytest.mark.parametrize("cls", LEARNING, ids=ids)
 def test_learns_block_structure(cls, block_interactions):
-    est = make(cls).fit(block_interactions)
+    data = block_interactions
+    if not getattr(cls, "_implicit", False):
+        # Rating models need to see dislikes too: each user rates 3 items of the other group 1.
+        rng = np.random.RandomState(1)
+        dislikes = [(f"u{u}", f"i{i + (0 if u >= 20 else 10)}", 1.0)
+                    for u in range(40) for i in rng.choice(10, 3, replace=False)]
+        data = pd.concat([data, pd.DataFrame(dislikes, columns=data.columns)], ignore_index=True)
+    est = make(cls).fit(data)
     top, _ = est.recommend([f"u{u}" for u in range(40)], n=3)
     group = np.array([int(i[1:]) // 10 for i in top.ravel()]).reshape(top.shape)
     expected = (np.arange(40) >= 20).astype(int)[:, None]
@@ -66,9 +73,11 @@ def test_recommend_many_and_pandas(cls, block_interactions):
     assert len(frame) == 12 and not frame.fallback.any()
     np.testing.assert_array_equal(frame.item.to_numpy().reshape(3, 4), ids_)
     # All users at once, chunked internally, equals the per-user answer.
-    all_ids, _ = est.recommend(None, n=4, output="numpy")
-    order = list(est.user_index_.ids)
-    np.testing.assert_array_equal(all_ids[order.index("u25")], ids_[1])
+    all_ids, all_scores = est.recommend(None, n=4, output="numpy")
+    row = list(est.user_index_.ids).index("u25")
+    # Chunked GEMMs may differ in the last float32 bit, so near-ties can swap: compare scores.
+    np.testing.assert_allclose(all_scores[row], scores[1], rtol=1e-5, atol=1e-6)
+    assert len(set(all_ids[row]) ^ set(ids_[1])) <= 2
 
 
 @pytest.mark.parametrize("cls", ALL, ids=ids)
@@ -111,7 +120,7 @@ def test_bad_inputs_raise_clear_errors(cls, block_interactions):
         est.recommend("u0", items=["i1", "nope"])
 
 
-@pytest.mark.parametrize("cls", [c for c in ALL if c._implicit], ids=ids)
+@pytest.mark.parametrize("cls", [c for c in ALL if getattr(c, "_implicit", False)], ids=ids)
 def test_negative_implicit_weights(cls, block_interactions):
     with pytest.raises(ValueError, match=">= 0"):
         make(cls).fit(block_interactions.assign(rating=-1.0))
