@@ -31,7 +31,7 @@ def _quickstart(args: argparse.Namespace) -> int:
     user = ratings.user.iloc[0] if args.user is None else type(ratings.user.iloc[0])(args.user)
     top = model.recommend([user], n=10, output="pandas")
     top = top.merge(items[["item", "title"]], on="item", how="left")
-    print(f"\ntop-10 for user {user!r}:")
+    print(f"\ntop-10 for user {user}:")
     for row in top.itertuples():
         print(f"  {row.rank:2d}. {row.title:<45s} predicted {row.score:.2f}")
     path = model.save(args.out)

@@ -381,6 +381,11 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         known = np.flatnonzero(~cold)
         if len(known):
             self._topk_users(uidx[known], n, exclude_seen, cand, out_idx, out_scores, known)
+        if not self._implicit:
+            # Scores of rating models are predicted ratings: same clipping as predict.
+            lo, hi = self.rating_range_
+            finite = np.isfinite(out_scores)
+            out_scores[finite] = np.clip(out_scores[finite], lo, hi)
         if cold.any():
             pop = self.item_popularity_ if cand is None else self.item_popularity_[cand]
             order = np.argsort(-pop, kind="stable")[:n]
