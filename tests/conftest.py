@@ -43,3 +43,9 @@ def block_interactions() -> pd.DataFrame:
         for i in items:
             rows.append((f"u{u}", f"i{i}", float(rng.randint(4, 6))))
     return pd.DataFrame(rows, columns=["user", "item", "rating"])
+
+
+@pytest.fixture(scope="session")
+def shared_data_home() -> Path | None:
+    """The real-data folder, or None when tests must fall back to generated data."""
+    return data_home()
