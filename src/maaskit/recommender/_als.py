@@ -16,7 +16,7 @@ from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
-from ._base import BaseRecommender
+from ._base import COMMON_CONSTRAINTS, BaseRecommender
 
 
 def _csr_parts(R: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,11 +110,7 @@ class ALS(BaseRecommender):
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "solver": [Options(frozenset({"cg", "cholesky"}))],
         "cg_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "n_jobs": [int, None],
-        "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
-        "device": [Options(frozenset({"auto", "cpu", "cuda"}))],
-        "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+        **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 64, *, regularization: float = 20.0,

@@ -24,8 +24,17 @@ from .._config import effective_n_threads
 from ..exceptions import ColdStartWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
 from ..utils._ids import IdIndex, _as_1d
-from ..utils._param_validation import validate_parameters
+from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils.validation import Interactions, check_interactions, check_pairs
+
+# Constraints of the hyper-parameters every trainable recommender shares.
+COMMON_CONSTRAINTS: dict[str, list] = {
+    "random_state": ["random_state"],
+    "n_jobs": [int, None],
+    "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
+    "device": [Options(frozenset({"auto", "cpu", "cuda"}))],
+    "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+}
 
 # Score blocks are computed this many floats at a time, bounding memory of top-N for all users.
 _BLOCK_FLOATS = 1 << 22

@@ -15,8 +15,8 @@ from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError
 from ..persistence import register
-from ..utils._param_validation import Interval, Options
-from ._base import BaseRecommender
+from ..utils._param_validation import Interval
+from ._base import COMMON_CONSTRAINTS, BaseRecommender
 
 
 @register
@@ -100,11 +100,7 @@ class BPR(BaseRecommender):
         "regularization": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "verify_negative_samples": ["boolean"],
-        "random_state": ["random_state"],
-        "n_jobs": [int, None],
-        "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
-        "device": [Options(frozenset({"auto", "cpu", "cuda"}))],
-        "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+        **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 64, *, learning_rate: float = 0.02,

@@ -14,12 +14,10 @@ from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError
 from ..persistence import register
-from ..utils._param_validation import Interval, Options
-from ._base import BaseRecommender
+from ..utils._param_validation import Interval
+from ._base import COMMON_CONSTRAINTS, BaseRecommender
 
-_BACKENDS = Options(frozenset({"auto", "cython", "numba", "numpy"}))
 _RATINGS_PER_THREAD = 250_000
-_DEVICES = Options(frozenset({"auto", "cpu", "cuda"}))
 
 
 class _RatingFactorModel(BaseRecommender):
@@ -187,11 +185,7 @@ class MatrixFactorization(_RatingFactorModel):
         "bias_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "bias_regularization": [Interval(numbers.Real, 0, None, closed="left"), None],
         "init_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "backend": [_BACKENDS],
-        "device": [_DEVICES],
-        "n_jobs": [int, None],
-        "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+        **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 32, *, max_iter: int = 20, learning_rate: float = 0.03,
