@@ -511,6 +511,3 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         if single:
             return ids[0], out_s[0]
         return ids, out_s
-
-    def _more_tags(self) -> dict:
-        return {"X_types": ["2darray"], "requires_y": False}

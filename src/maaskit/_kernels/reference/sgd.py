@@ -16,8 +16,6 @@ thread all three backends do the same arithmetic in the same order.
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def sgd_epoch(users, items, ratings, mu, user_bias, item_bias, P, Q, user_scale, item_scale,
               lr, lr_bias, reg, reg_bias, n_threads=1):
