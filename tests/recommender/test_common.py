@@ -220,3 +220,17 @@ def test_fuzz_fit_recommend(cls, rows, n):
     assert got.shape == (len(df), n)
     assert set(got.ravel()) <= set(df.item)
     assert np.all(np.isfinite(scores))
+
+
+@pytest.mark.parametrize("cls", LEARNING[:1], ids=ids)
+def test_cuda_request_falls_back_with_warning(cls, block_interactions, monkeypatch):
+    from maaskit import _backend
+    from maaskit.exceptions import DeviceWarning
+
+    with pytest.raises(ValueError, match="device='cuda' was requested"):
+        monkeypatch.setattr(_backend, "has_cuda", lambda: False)
+        make(cls, device="cuda").fit(block_interactions)
+    monkeypatch.setattr(_backend, "has_cuda", lambda: True)
+    with pytest.warns(DeviceWarning, match="training on the CPU"):
+        est = make(cls, device="cuda").fit(block_interactions)
+    assert est.device_ == "cpu"

@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
 from .._config import effective_n_threads
-from ..exceptions import ColdStartWarning, ModelFitError, NotFittedError
+from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
 from ..utils._ids import IdIndex, _as_1d
 from ..utils._param_validation import Interval, Options, validate_parameters
@@ -100,6 +100,13 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         validate_parameters(self)
         where = f"{self._name}.{method}"
         self.device_ = resolve_device(getattr(self, "device", "cpu"), where)
+        if self.device_ == "cuda":
+            # No torch kernels for recommenders yet: say so instead of pretending.
+            warnings.warn(
+                f"{where}: {self._name} has no CUDA kernels yet; training on the CPU.",
+                DeviceWarning, stacklevel=3,
+            )
+            self.device_ = "cpu"
         backend = getattr(self, "backend", "auto")
         self.backend_ = resolve_backend(self._algorithm_kernel(), backend, where)
         return check_random_state(getattr(self, "random_state", None)), where
