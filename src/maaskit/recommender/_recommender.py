@@ -5,16 +5,17 @@ Kernels: those of the wrapped algorithm (``sgd``/``svdpp``, ``als``, ``bpr``) an
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
 from ..exceptions import ArtifactError, NotFittedError
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
-from ..utils.validation import check_interactions
-from sklearn.base import BaseEstimator
-import numbers
 
 # Explicit ratings default to the model that met the MovieLens accuracy target; implicit
 # feedback (plays, clicks, a sparse matrix) to weighted ALS.
@@ -98,10 +99,15 @@ class Recommender(PersistableMixin, BaseEstimator):
     def _choose(self, X: Any, y: Any) -> str:
         if self.algorithm != "auto":
             return self.algorithm
-        inter = check_interactions(X, y, where="Recommender.fit", implicit=False)
-        explicit = inter.has_values and inter.source != "sparse"
-        if inter.source == "pandas":
-            explicit = "rating" in X.columns or y is not None
+        # Decide from the layout alone; the chosen estimator's fit validates the data once.
+        if y is not None:
+            explicit = True
+        elif isinstance(X, pd.DataFrame):
+            explicit = "rating" in X.columns
+        elif sp.issparse(X):
+            explicit = False
+        else:
+            explicit = np.ndim(X) == 2 and np.shape(X)[1] == 3
         return _EXPLICIT_DEFAULT if explicit else _IMPLICIT_DEFAULT
 
     def _make(self, name: str) -> Any:

@@ -33,9 +33,7 @@ def topk_rows(scores, seen_indptr, seen_indices, k, out_idx, out_scores, n_threa
         row = scores[r]
         row[seen_indices[seen_indptr[r] : seen_indptr[r + 1]]] = -np.inf
         order = np.argsort(-row, kind="stable")[:k]
-        valid = np.isfinite(row[order]) | (row[order] > -np.inf)
-        valid &= row[order] > -np.inf
-        n_valid = int(valid.sum())
+        n_valid = int(np.count_nonzero(row[order] > -np.inf))
         out_idx[r, :n_valid] = order[:n_valid]
         out_scores[r, :n_valid] = row[order[:n_valid]]
         out_idx[r, n_valid:] = -1
