@@ -216,9 +216,24 @@ def load(path: str | os.PathLike, *, expected_class: type | None = None) -> Any:
     return loads(Path(path).read_bytes(), expected_class=expected_class)
 
 
+# Subpackages whose import runs @register decorators: the allow-list lives in this code,
+# never in an artifact.
+_ESTIMATOR_PACKAGES = (
+    "recommender",
+    "linear_model",
+    "svm",
+    "ensemble",
+    "neural_network",
+    "text",
+)
+
+
 def _import_estimators() -> None:
-    # Importing the subpackages runs their @register decorators (the allow-list).
-    from . import recommender  # noqa: F401
+    import importlib.util
+
+    for name in _ESTIMATOR_PACKAGES:
+        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
+            importlib.import_module(f"{__package__}.{name}")
 
 
 class PersistableMixin:
