@@ -180,7 +180,7 @@ def check_interactions(
             raise ValueError(f"{where}: {name} ids must not be missing (None/NaN).")
         if col.dtype.kind == "f":
             if not np.all(np.isfinite(col)):
-                raise ValueError(f"{where}: {name} ids must not be NaN.")
+                raise ValueError(f"{where}: {name} ids must not be NaN or inf.")
             if np.all(col == np.round(col)):
                 col = col.astype(np.int64)
                 if name == "user":
