@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from maaskit import persistence
+from maaskit._backend import has_cuda
 from maaskit.recommender._als import ALS
 
 BACKENDS = ("numpy", "numba", "cython")
@@ -126,3 +127,43 @@ def test_zero_iterations_and_empty_users():
     m = ALS(2, max_iter=3, random_state=0).fit(R)
     assert np.all(m.user_factors_[1] == 0)
     assert ALS(2, max_iter=0, random_state=0).fit(R).n_iter_ == 0
+
+
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_torch_backend_matches_cpu_kernels(block_interactions, solver):
+    pytest.importorskip("torch")
+    cpu = ALS(n_factors=8, max_iter=4, solver=solver, random_state=0, backend="numpy")
+    tch = clone(cpu).set_params(backend="torch", device="cpu")
+    cpu.fit(block_interactions)
+    tch.fit(block_interactions)
+    assert tch.backend_ == "torch" and tch.device_ == "cpu"
+    np.testing.assert_allclose(tch.user_factors_, cpu.user_factors_, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(tch.item_factors_, cpu.item_factors_, rtol=2e-3, atol=2e-4)
+    users = sorted(block_interactions.user.unique())
+    np.testing.assert_array_equal(tch.recommend(users, n=3)[0], cpu.recommend(users, n=3)[0])
+    # A model trained on the torch path is an ordinary model: fold-in and save/load work.
+    new = pd.DataFrame({"user": ["new"] * 3, "item": ["i0", "i1", "i2"], "rating": 1.0})
+    tch.partial_fit(new)
+    again = persistence.loads(persistence.dumps(tch))
+    np.testing.assert_array_equal(again.recommend("new", n=3)[0], tch.recommend("new", n=3)[0])
+
+
+def test_device_auto_on_a_gpu_machine_picks_torch(block_interactions, monkeypatch):
+    pytest.importorskip("torch")
+    from maaskit import _backend
+    from maaskit.recommender import MatrixFactorization
+
+    monkeypatch.setattr(_backend, "has_cuda", lambda: True)
+    with pytest.raises(ValueError, match="no torch kernels"):
+        MatrixFactorization(backend="torch").fit(block_interactions)
+    # Algorithms without a device path pick the CPU quietly under "auto".
+    mf = MatrixFactorization(max_iter=1, device="auto").fit(block_interactions)
+    assert mf.device_ == "cpu"
+
+
+@pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU")
+def test_cuda_training_matches_cpu(block_interactions):
+    cpu = ALS(n_factors=8, max_iter=4, random_state=0, backend="numpy").fit(block_interactions)
+    gpu = ALS(n_factors=8, max_iter=4, random_state=0, device="cuda").fit(block_interactions)
+    assert gpu.backend_ == "torch" and gpu.device_ == "cuda"
+    np.testing.assert_allclose(gpu.user_factors_, cpu.user_factors_, rtol=2e-3, atol=2e-4)

@@ -57,10 +57,13 @@ class ALS(BaseRecommender):
         Seed of the factor initialisation.
     n_jobs : int, default=None
         Threads; ``None`` uses the global ``n_threads`` setting (all cores by default).
-    backend : {"auto", "cython", "numba", "numpy"}, default="auto"
-        Kernel implementation.
+    backend : {"auto", "cython", "numba", "numpy", "torch"}, default="auto"
+        Kernel implementation. ``"torch"`` runs the batched torch solver on ``device``
+        (also on the CPU, where it mainly serves to check the CUDA path).
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Training runs on the CPU; the parameter is kept for a uniform interface.
+        Where training runs. ``"cuda"`` (or ``"auto"`` with a GPU) solves every row of a
+        half-iteration at once with torch, the data resident on the GPU; the factors are
+        copied back, so ``recommend`` and ``save`` work on any machine.
     verbose : int, default=0
         Print progress per iteration when positive.
 
@@ -103,6 +106,7 @@ class ALS(BaseRecommender):
 
     _implicit = True
     _kernel = "als"
+    _torch_kernel = "als"
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
         "regularization": [Interval(numbers.Real, 0, None, closed="left")],
@@ -136,7 +140,7 @@ class ALS(BaseRecommender):
         return np.ascontiguousarray(G)
 
     def _solve(self, R: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, exact: bool) -> None:
-        kern = get_kernel("als", self.backend_)
+        kern = get_kernel("als", self._cpu_backend())
         indptr, indices, data = _csr_parts(R)
         n_threads = effective_n_threads(self.n_jobs)
         G = self._gram(Y)
@@ -155,6 +159,9 @@ class ALS(BaseRecommender):
         Rt.sort_indices()
         exact = self.solver == "cholesky"
         self.n_iter_ = 0
+        if self.backend_ == "torch":
+            self._fit_torch(R, Rt, exact)
+            return
         for it in range(self.max_iter):
             self._solve(R, self.user_factors_, self.item_factors_, exact)
             self._solve(Rt, self.item_factors_, self.user_factors_, exact)
@@ -162,6 +169,40 @@ class ALS(BaseRecommender):
             if self.verbose:
                 print(f"ALS: iteration {it + 1}/{self.max_iter}")
             self._check_divergence(f"{self._name}.fit")
+
+    def _fit_torch(self, R: sp.csr_matrix, Rt: sp.csr_matrix, exact: bool) -> None:
+        # Everything stays resident on the device for the whole fit; factors come back to
+        # NumPy at the end, so recommend, save and fold-in work anywhere.
+        import torch
+
+        kern = get_kernel("als", "torch")
+        dev = torch.device(self.device_)
+
+        def csr(M: sp.csr_matrix) -> tuple:
+            return (torch.from_numpy(M.indptr.astype(np.int64)).to(dev),
+                    torch.from_numpy(M.indices.astype(np.int64)).to(dev),
+                    torch.from_numpy(M.data.astype(np.float32)).to(dev))
+
+        users, items = csr(R), csr(Rt)
+        U = torch.from_numpy(self.user_factors_).to(dev)
+        V = torch.from_numpy(self.item_factors_).to(dev)
+        eye = self.regularization * torch.eye(U.shape[1], dtype=U.dtype, device=dev)
+        cw = float(self.confidence_weight)
+        for it in range(self.max_iter):
+            for parts, X, Y in ((users, U, V), (items, V, U)):
+                G = Y.T @ Y + eye
+                if exact:
+                    kern.least_squares(*parts, X, Y, G, cw)
+                else:
+                    kern.least_squares_cg(*parts, X, Y, G, cw, int(self.cg_steps))
+            self.n_iter_ = it + 1
+            if self.verbose:
+                print(f"ALS: iteration {it + 1}/{self.max_iter}")
+            if not (bool(torch.isfinite(U.sum())) and bool(torch.isfinite(V.sum()))):
+                break
+        self.user_factors_ = np.ascontiguousarray(U.cpu().numpy())
+        self.item_factors_ = np.ascontiguousarray(V.cpu().numpy())
+        self._check_divergence(f"{self._name}.fit")
 
     def _grow(self, n_users, n_items, rng) -> None:
         k = self.user_factors_.shape[1]

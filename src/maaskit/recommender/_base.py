@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
+from .._backend import available_backends, get_kernel, has_torch, resolve_backend, resolve_device
 from .._config import effective_n_threads
 from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
@@ -31,7 +31,7 @@ from ..utils.validation import Interactions, check_interactions, check_pairs
 COMMON_CONSTRAINTS: dict[str, list] = {
     "random_state": ["random_state"],
     "n_jobs": [int, None],
-    "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
+    "backend": [Options(frozenset({"auto", "cython", "numba", "numpy", "torch"}))],
     "device": [Options(frozenset({"auto", "cpu", "cuda"}))],
     "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
 }
@@ -99,17 +99,41 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
     def _validate(self, method: str) -> tuple[np.random.RandomState, str]:
         validate_parameters(self)
         where = f"{self._name}.{method}"
-        self.device_ = resolve_device(getattr(self, "device", "cpu"), where)
-        if self.device_ == "cuda":
-            # No torch kernels for recommenders yet: say so instead of pretending.
-            warnings.warn(
-                f"{where}: {self._name} has no CUDA kernels yet; training on the CPU.",
-                DeviceWarning, stacklevel=3,
-            )
-            self.device_ = "cpu"
+        rng = check_random_state(getattr(self, "random_state", None))
+        device = getattr(self, "device", "cpu")
+        self.device_ = resolve_device(device, where)
         backend = getattr(self, "backend", "auto")
+        if self.device_ == "cuda" or backend == "torch":
+            if self._torch_kernel is not None:
+                if not has_torch():
+                    raise ImportError(
+                        f"{where}: backend='torch' needs torch, which is not installed; "
+                        f"pip install 'maaskit[torch]' or use backend='auto'."
+                    )
+                self.backend_ = "torch"
+                return rng, where
+            if backend == "torch":
+                raise ValueError(
+                    f"{where}: backend must be one of 'auto', 'cython', 'numba', 'numpy' for "
+                    f"{self._name}, which has no torch kernels; got 'torch'."
+                )
+            if device == "cuda":
+                # Asked for explicitly: say so instead of pretending. ("auto" picks the CPU
+                # quietly for algorithms without a device path.)
+                warnings.warn(
+                    f"{where}: {self._name} has no CUDA kernels yet; training on the CPU.",
+                    DeviceWarning, stacklevel=3,
+                )
+            self.device_ = "cpu"
         self.backend_ = resolve_backend(self._algorithm_kernel(), backend, where)
-        return check_random_state(getattr(self, "random_state", None)), where
+        return rng, where
+
+    def _cpu_backend(self) -> str:
+        # Small solves after training (fold-in of new users) run on the CPU kernels.
+        return "auto" if self.backend_ == "torch" else self.backend_
+
+    # Name of the kernel with a torch twin (``_kernels/torch/<name>.py``), or None.
+    _torch_kernel: str | None = None
 
     def _algorithm_kernel(self) -> str:
         return self._kernel
