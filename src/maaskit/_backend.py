@@ -22,6 +22,7 @@ _probe_errors: dict[str, str] = {}
 _AUTO_ORDER: dict[str, tuple[str, ...]] = {
     "sgd": ("numba", "cython", "numpy"),
     "svdpp": ("numba", "cython", "numpy"),
+    "optim": ("numba", "cython", "numpy"),
 }
 _DEFAULT_ORDER = ("cython", "numba", "numpy")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from contextlib import contextmanager
@@ -72,6 +73,12 @@ def config_context(**kwargs: Any) -> Iterator[None]:
             _global_config.update(old)
 
 
+@functools.cache
+def _cpu_count() -> int:
+    # Cached: a served model asks on every request.
+    return os.cpu_count() or 1
+
+
 def effective_n_threads(n_jobs: int | None = None) -> int:
     """Number of threads a kernel should use for ``n_jobs`` (sklearn semantics).
 
@@ -86,7 +93,7 @@ def effective_n_threads(n_jobs: int | None = None) -> int:
     n : int
         A positive thread count.
     """
-    n_cpu = os.cpu_count() or 1
+    n_cpu = _cpu_count()
     if n_jobs is None:
         n = get_config()["n_threads"] or n_cpu
     elif n_jobs < 0:

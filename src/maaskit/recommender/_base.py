@@ -486,7 +486,9 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
                 indices = np.empty(0, dtype=np.int32)
             oi = np.empty((len(ub), n), dtype=np.int32)
             os_ = np.empty((len(ub), n), dtype=np.float32)
-            kernel.topk_rows(S, indptr, indices, n, oi, os_, n_threads)
+            # A thread team for a handful of rows costs more than it saves (and spin-waits
+            # on a busy server): one thread per row at most.
+            kernel.topk_rows(S, indptr, indices, n, oi, os_, min(n_threads, len(ub)))
             if cand is not None:
                 oi = np.where(oi >= 0, cand[np.maximum(oi, 0)], -1).astype(np.int32)
             out_idx[rows[s : s + step]] = oi

@@ -1,0 +1,874 @@
+"""The embedded model registry: a SQLite catalogue plus a folder of checksummed artifacts.
+
+Layout of a registry folder (``MAASKIT_HOME``, else ``~/.maaskit``)::
+
+    catalogue.sqlite3           models, versions, aliases, API keys, a change stamp
+    artifacts/<name>/v<N>.npz   the bytes of maaskit.persistence.dumps (never pickle)
+
+Publishing is atomic: the artifact is written to a temporary file and fsynced; then, inside
+one ``BEGIN IMMEDIATE`` transaction (which serialises publishers across processes), the next
+version number is reserved, the file is renamed to its final name and the catalogue row is
+inserted. A crash before ``COMMIT`` leaves no catalogue row, so no half version is ever
+visible; the next publisher reuses the number and overwrites the orphan file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..exceptions import ArtifactError, MaaskitError
+from ._names import parse_ref, validate_alias, validate_name
+from ._signature import infer_signature
+
+__all__ = ["Registry", "ModelVersion", "ApiKey", "ModelNotFoundError", "default_home", "HOME_ENV_VAR"]
+
+#: Environment variable naming the registry folder.
+HOME_ENV_VAR = "MAASKIT_HOME"
+_DB_NAME = "catalogue.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY,
+    next_version INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    estimator_class TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    created REAL NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('stamp', 0);
+"""
+_KEY_PREFIX = "mk_"
+
+
+class ModelNotFoundError(MaaskitError, KeyError):
+    """A model name, version or alias that the registry does not hold.
+
+    Parameters
+    ----------
+    message : str
+        What was not found, and what exists.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+def default_home() -> Path:
+    """The registry folder: ``$MAASKIT_HOME`` when set, else ``~/.maaskit``.
+
+    Returns
+    -------
+    path : Path
+    """
+    env = os.environ.get(HOME_ENV_VAR, "").strip()
+    return Path(env).expanduser() if env else Path("~/.maaskit").expanduser()
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One published version of a model, as the catalogue records it.
+
+    Parameters
+    ----------
+    name : str
+        Model name.
+    version : int
+        Version number (1, 2, ... per name, never reused).
+    sha256 : str
+        SHA-256 of the artifact bytes.
+    size : int
+        Artifact size in bytes.
+    estimator_class : str
+        Allow-listed class key of the estimator (e.g. ``maaskit.Recommender``).
+    description : str
+        Free text.
+    tags : dict
+        String tags (``{"team": "discovery"}``).
+    metrics : dict
+        Numeric metrics recorded at publish time.
+    signature : dict
+        Input signature (see :func:`~maaskit.registry.infer_signature`).
+    created : float
+        Unix time of publication.
+    archived : bool
+        Archived versions are kept but hidden from listings and never picked as latest.
+    aliases : tuple of str
+        Aliases pointing at this version.
+    path : str
+        Artifact path relative to the registry folder.
+    """
+
+    name: str
+    version: int
+    sha256: str
+    size: int
+    estimator_class: str
+    description: str = ""
+    tags: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    signature: dict = field(default_factory=dict)
+    created: float = 0.0
+    archived: bool = False
+    aliases: tuple = ()
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        """Return the record as a JSON-able dict (without the internal path).
+
+        Returns
+        -------
+        record : dict
+        """
+        d = asdict(self)
+        d.pop("path")
+        d["aliases"] = list(self.aliases)
+        return d
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key's public record (the secret itself is never stored).
+
+    Parameters
+    ----------
+    key_id : str
+        Public identifier, the part of the token before the dot.
+    scopes : tuple of str
+        ``"read:<pattern>"``, ``"publish:<pattern>"`` (shell-style patterns over model
+        names) or ``"admin"``.
+    label : str
+        Free text naming the holder.
+    created : float
+        Unix time of creation.
+    revoked : bool
+        Revoked keys never authenticate.
+    """
+
+    key_id: str
+    scopes: tuple
+    label: str = ""
+    created: float = 0.0
+    revoked: bool = False
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    # Make the rename itself durable (POSIX needs the directory entry flushed too).
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Registry:
+    """A model registry ("model market") in a folder: SQLite catalogue + artifact files.
+
+    Safe for several threads and several processes at once. Nothing is unpickled: artifacts
+    are maaskit's ``.npz`` + JSON format, their SHA-256 is checked against the catalogue on
+    every load, and the estimator classes they may name come from maaskit's allow-list.
+
+    Parameters
+    ----------
+    root : str or path-like, default=None
+        The registry folder (created if missing). ``None`` uses ``$MAASKIT_HOME``, else
+        ``~/.maaskit``.
+
+    Attributes
+    ----------
+    root : Path
+        The registry folder.
+    db_path : Path
+        The SQLite catalogue.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from maaskit import Recommender
+    >>> from maaskit.registry import Registry
+    >>> reg = Registry(tempfile.mkdtemp())
+    >>> plays = pd.DataFrame({"user": ["a", "a", "b"], "item": ["x", "y", "x"]})
+    >>> mv = reg.publish("films", Recommender(random_state=0).fit(plays), tags={"team": "tv"})
+    >>> mv.version
+    1
+    >>> reg.set_alias("films", "production", 1)
+    >>> type(reg.load("films", "production")).__name__
+    'Recommender'
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_home()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "artifacts").mkdir(exist_ok=True)
+        self.db_path = self.root / _DB_NAME
+        self._local = threading.local()
+        self._init_schema()
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self) -> sqlite3.Connection:
+        # One connection per thread and process (a forked child must not reuse the parent's).
+        con = getattr(self._local, "con", None)
+        if con is not None and self._local.pid == os.getpid():
+            return con
+        con = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout = 60000")
+        con.execute("PRAGMA synchronous = FULL")
+        self._local.con, self._local.pid = con, os.getpid()
+        return con
+
+    def _init_schema(self) -> None:
+        con = self._connect()
+        for _ in range(50):
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:  # another process is switching it right now
+                time.sleep(0.05)
+        with self._transaction() as c:
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+
+    class _Tx:
+        def __init__(self, con: sqlite3.Connection) -> None:
+            self.con = con
+
+        def __enter__(self) -> sqlite3.Connection:
+            # IMMEDIATE takes the write lock now: publishers in other processes queue here.
+            self.con.execute("BEGIN IMMEDIATE")
+            return self.con
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            if exc_type is None:
+                self.con.execute("COMMIT")
+            else:
+                self.con.execute("ROLLBACK")
+
+    def _transaction(self) -> "Registry._Tx":
+        return Registry._Tx(self._connect())
+
+    @staticmethod
+    def _bump(con: sqlite3.Connection) -> None:
+        con.execute("UPDATE meta SET value = value + 1 WHERE key = 'stamp'")
+
+    def stamp(self) -> int:
+        """A counter that changes whenever the catalogue changes (for cheap hot reload).
+
+        Returns
+        -------
+        stamp : int
+        """
+        row = self._connect().execute("SELECT value FROM meta WHERE key = 'stamp'").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close this thread's catalogue connection (others close when garbage-collected)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # ------------------------------------------------------------------ publish
+    def publish(self, name: str, estimator: Any, *, description: str = "", tags: dict | None = None,
+                metrics: dict | None = None, signature: dict | None = None,
+                alias: str | None = None) -> ModelVersion:
+        """Publish a fitted estimator as the next version of ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Model name (letters, digits, ``.``, ``_``, ``-``).
+        estimator : estimator
+            A fitted, registered maaskit estimator.
+        description : str, default=""
+            Free text.
+        tags : dict of str to str, default=None
+            Searchable tags.
+        metrics : dict of str to float, default=None
+            Evaluation figures to keep with the version.
+        signature : dict, default=None
+            Input signature; ``None`` infers it from the estimator.
+        alias : str, default=None
+            Point this alias (e.g. ``"production"``) at the new version.
+
+        Returns
+        -------
+        version : ModelVersion
+        """
+        from ..persistence import dumps
+
+        validate_name(name, where="Registry.publish")
+        data = dumps(estimator)
+        sig = infer_signature(estimator) if signature is None else signature
+        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
+
+    def publish_bytes(self, name: str, data: bytes, *, description: str = "", tags: dict | None = None,
+                      metrics: dict | None = None, signature: dict | None = None,
+                      alias: str | None = None) -> ModelVersion:
+        """Publish an artifact given as bytes (``maaskit.persistence.dumps`` output).
+
+        The bytes are fully loaded (checksum, format and class allow-list) before anything is
+        written, so a foreign or tampered artifact never enters the registry.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        data : bytes
+            Artifact content.
+        description : str, default=""
+            Free text.
+        tags : dict of str to str, default=None
+            Searchable tags.
+        metrics : dict of str to float, default=None
+            Evaluation figures.
+        signature : dict, default=None
+            Input signature; ``None`` infers it from the loaded estimator.
+        alias : str, default=None
+            Point this alias at the new version.
+
+        Returns
+        -------
+        version : ModelVersion
+        """
+        from ..persistence import loads
+
+        validate_name(name, where="Registry.publish")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"Registry.publish: data must be bytes; got {type(data).__name__}.")
+        data = bytes(data)
+        estimator = loads(data)
+        sig = infer_signature(estimator) if signature is None else signature
+        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
+
+    def _publish(self, name: str, data: bytes, cls_key: str, description: str, tags: dict | None,
+                 metrics: dict | None, signature: dict, alias: str | None) -> ModelVersion:
+        where = "Registry.publish"
+        tags = _check_tags(tags, where)
+        metrics = _check_metrics(metrics, where)
+        if not isinstance(description, str):
+            raise TypeError(f"{where}: description must be a str; got {type(description).__name__}.")
+        if alias is not None:
+            validate_alias(alias, where)
+        folder = self.root / "artifacts" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = _sha256(data)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".publish-", suffix=".tmp")
+        final: Path | None = None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            now = time.time()
+            with self._transaction() as con:
+                row = con.execute("SELECT next_version FROM models WHERE name = ?", (name,)).fetchone()
+                version = 1 if row is None else int(row[0])
+                if row is None:
+                    con.execute("INSERT INTO models (name, next_version, created) VALUES (?, ?, ?)",
+                                (name, version + 1, now))
+                else:
+                    con.execute("UPDATE models SET next_version = ? WHERE name = ?", (version + 1, name))
+                rel = f"artifacts/{name}/v{version}.npz"
+                final = self.root / rel
+                os.replace(tmp, final)
+                _fsync_dir(folder)
+                con.execute(
+                    "INSERT INTO versions (name, version, path, sha256, size, estimator_class, description,"
+                    " tags, metrics, signature, created, archived) VALUES (?,?,?,?,?,?,?,?,?,?,?,0)",
+                    (name, version, rel, digest, len(data), cls_key, description, json.dumps(tags),
+                     json.dumps(metrics), json.dumps(signature), now),
+                )
+                if alias is not None:
+                    con.execute("INSERT OR REPLACE INTO aliases (name, alias, version, updated) VALUES (?,?,?,?)",
+                                (name, alias, version, now))
+                self._bump(con)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            if final is not None and final.exists() and not self._has_version(name, final):
+                final.unlink()
+            raise
+        return self.get_version(name, version)
+
+    def _has_version(self, name: str, path: Path) -> bool:
+        rel = path.relative_to(self.root).as_posix()
+        try:
+            return self._connect().execute(
+                "SELECT 1 FROM versions WHERE name = ? AND path = ?", (name, rel)).fetchone() is not None
+        except sqlite3.Error:
+            return True  # when in doubt, keep the file: an orphan is harmless, a lost version is not
+
+    # ------------------------------------------------------------------ read
+    def _row_to_version(self, row: tuple, aliases: tuple) -> ModelVersion:
+        (name, version, path, sha, size, cls, desc, tags, metrics, sig, created, archived) = row
+        return ModelVersion(
+            name=name, version=int(version), sha256=sha, size=int(size), estimator_class=cls,
+            description=desc, tags=json.loads(tags), metrics=json.loads(metrics),
+            signature=json.loads(sig), created=float(created), archived=bool(archived),
+            aliases=aliases, path=path,
+        )
+
+    _COLUMNS = ("name, version, path, sha256, size, estimator_class, description, tags, metrics, "
+                "signature, created, archived")
+
+    def _aliases_of(self, con: sqlite3.Connection, name: str) -> dict[int, tuple]:
+        out: dict[int, list] = {}
+        for alias, version in con.execute("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,)):
+            out.setdefault(int(version), []).append(alias)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def model_names(self) -> list[str]:
+        """Names of all models with at least one version, sorted.
+
+        Returns
+        -------
+        names : list of str
+        """
+        rows = self._connect().execute("SELECT DISTINCT name FROM versions ORDER BY name").fetchall()
+        return [r[0] for r in rows]
+
+    def versions(self, name: str, *, include_archived: bool = False) -> list[ModelVersion]:
+        """All versions of a model, oldest first.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        include_archived : bool, default=False
+            Also list archived versions.
+
+        Returns
+        -------
+        versions : list of ModelVersion
+        """
+        validate_name(name, where="Registry.versions")
+        con = self._connect()
+        rows = con.execute(f"SELECT {self._COLUMNS} FROM versions WHERE name = ? ORDER BY version", (name,)).fetchall()
+        aliases = self._aliases_of(con, name)
+        return [self._row_to_version(r, aliases.get(int(r[1]), ())) for r in rows
+                if include_archived or not r[11]]
+
+    def list_models(self, *, search: str | None = None, tag: str | None = None,
+                    include_archived: bool = False) -> list[dict]:
+        """Summaries of the models, optionally filtered by a name substring or a tag.
+
+        Parameters
+        ----------
+        search : str, default=None
+            Keep models whose name contains this (case-insensitive).
+        tag : str, default=None
+            Keep models with a version carrying this tag: ``"key"`` or ``"key=value"``.
+        include_archived : bool, default=False
+            Count archived versions too.
+
+        Returns
+        -------
+        models : list of dict
+            One dict per model: name, latest_version, n_versions, aliases (alias ->
+            version), tags and description of the latest version.
+        """
+        out = []
+        for name in self.model_names():
+            if search and search.lower() not in name.lower():
+                continue
+            vs = self.versions(name, include_archived=include_archived)
+            if not vs:
+                continue
+            if tag is not None:
+                key, _, value = tag.partition("=")
+                if not any(key in v.tags and (not value or str(v.tags[key]) == value) for v in vs):
+                    continue
+            latest = vs[-1]
+            aliases = {a: v.version for v in vs for a in v.aliases}
+            out.append({"name": name, "latest_version": latest.version, "n_versions": len(vs),
+                        "aliases": aliases, "tags": latest.tags, "description": latest.description,
+                        "estimator_class": latest.estimator_class})
+        return out
+
+    def get_version(self, name: str, ref: int | str | None = None) -> ModelVersion:
+        """Resolve a version number, alias or default to its catalogue record.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        ref : int, str or None, default=None
+            A version number, an alias, ``"latest"``, or ``None`` (the ``production``
+            alias when set, else the latest non-archived version).
+
+        Returns
+        -------
+        version : ModelVersion
+        """
+        where = "Registry.get_version"
+        validate_name(name, where=where)
+        ref = parse_ref(ref, where)
+        con = self._connect()
+        version: int | None = None
+        if isinstance(ref, int):
+            version = ref
+        elif isinstance(ref, str) and ref != "latest":
+            row = con.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, ref)).fetchone()
+            if row is None:
+                known = sorted(a for v in self._aliases_of(con, name).values() for a in v)
+                raise ModelNotFoundError(f"{where}: model {name!r} has no alias {ref!r}; its aliases are {known}.")
+            version = int(row[0])
+        elif ref is None:
+            row = con.execute("SELECT version FROM aliases WHERE name = ? AND alias = 'production'", (name,)).fetchone()
+            version = None if row is None else int(row[0])
+        if version is None:
+            row = con.execute(f"SELECT {self._COLUMNS} FROM versions WHERE name = ? AND archived = 0 "
+                              f"ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+        else:
+            row = con.execute(f"SELECT {self._COLUMNS} FROM versions WHERE name = ? AND version = ?",
+                              (name, version)).fetchone()
+        if row is None:
+            names = self.model_names()
+            if name not in names:
+                shown = names[:20]
+                raise ModelNotFoundError(f"{where}: no model named {name!r}; the registry holds {shown}.")
+            versions = [v.version for v in self.versions(name, include_archived=True)]
+            raise ModelNotFoundError(
+                f"{where}: model {name!r} has no version {ref if ref is not None else 'to serve'!r}; "
+                f"its versions are {versions}."
+            )
+        return self._row_to_version(row, self._aliases_of(con, name).get(int(row[1]), ()))
+
+    def read_bytes(self, version: ModelVersion) -> bytes:
+        """Read an artifact and verify its SHA-256 against the catalogue.
+
+        Parameters
+        ----------
+        version : ModelVersion
+
+        Returns
+        -------
+        data : bytes
+        """
+        path = self.root / version.path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ArtifactError(f"Registry.load: artifact of {version.name} v{version.version} is missing ({exc}).") from None
+        if not hmac.compare_digest(_sha256(data), version.sha256):
+            raise ArtifactError(
+                f"Registry.load: checksum mismatch for {version.name} v{version.version}: the artifact "
+                f"was modified or truncated on disk."
+            )
+        return data
+
+    def load_version(self, name: str, ref: int | str | None = None) -> tuple[ModelVersion, Any]:
+        """Resolve ``ref`` and load the estimator, checksum verified.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        ref : int, str or None, default=None
+            Version number, alias, ``"latest"`` or ``None`` (see :meth:`get_version`).
+
+        Returns
+        -------
+        version : ModelVersion
+        estimator : estimator
+        """
+        from ..persistence import loads
+
+        mv = self.get_version(name, ref)
+        return mv, loads(self.read_bytes(mv))
+
+    def load(self, name: str, ref: int | str | None = None) -> Any:
+        """Load the estimator of a model version (see :meth:`load_version`).
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        ref : int, str or None, default=None
+            Version number, alias, ``"latest"`` or ``None``.
+
+        Returns
+        -------
+        estimator : estimator
+        """
+        return self.load_version(name, ref)[1]
+
+    # ------------------------------------------------------------------ aliases, archive, delete
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` (e.g. ``"production"``) at a version; servers follow it live.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        alias : str
+            Alias (not a number, not ``latest``).
+        version : int or str
+            Target version number, or another alias to copy.
+        """
+        where = "Registry.set_alias"
+        validate_alias(alias, where)
+        target = self.get_version(name, version)
+        if target.archived:
+            raise ValueError(f"{where}: version {target.version} of {name!r} is archived; unarchive it first.")
+        with self._transaction() as con:
+            con.execute("INSERT OR REPLACE INTO aliases (name, alias, version, updated) VALUES (?,?,?,?)",
+                        (name, alias, target.version, time.time()))
+            self._bump(con)
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        alias : str
+            The alias to remove.
+        """
+        validate_name(name, where="Registry.remove_alias")
+        validate_alias(alias, "Registry.remove_alias")
+        with self._transaction() as con:
+            cur = con.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
+            if cur.rowcount == 0:
+                raise ModelNotFoundError(f"Registry.remove_alias: model {name!r} has no alias {alias!r}.")
+            self._bump(con)
+
+    def archive(self, name: str, version: int, *, archived: bool = True) -> None:
+        """Archive (hide) or unarchive a version; an archived version keeps no alias.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        version : int
+            Version number.
+        archived : bool, default=True
+            ``False`` unarchives.
+        """
+        mv = self.get_version(name, int(version))
+        with self._transaction() as con:
+            con.execute("UPDATE versions SET archived = ? WHERE name = ? AND version = ?",
+                        (int(bool(archived)), name, mv.version))
+            if archived:
+                con.execute("DELETE FROM aliases WHERE name = ? AND version = ?", (name, mv.version))
+            self._bump(con)
+
+    def delete(self, name: str, version: int | None = None) -> int:
+        """Delete one version (or, with ``version=None``, every version) and its artifact.
+
+        Version numbers are never reused, even after deletion.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        version : int, default=None
+            The version; ``None`` deletes the whole model.
+
+        Returns
+        -------
+        n_deleted : int
+            How many versions were deleted.
+        """
+        validate_name(name, where="Registry.delete")
+        targets = (self.versions(name, include_archived=True) if version is None
+                   else [self.get_version(name, int(version))])
+        if not targets:
+            raise ModelNotFoundError(f"Registry.delete: no model named {name!r}.")
+        with self._transaction() as con:
+            for mv in targets:
+                con.execute("DELETE FROM versions WHERE name = ? AND version = ?", (name, mv.version))
+                con.execute("DELETE FROM aliases WHERE name = ? AND version = ?", (name, mv.version))
+            self._bump(con)
+        for mv in targets:  # after COMMIT: a crash here leaves an orphan file, never a dangling row
+            try:
+                (self.root / mv.path).unlink()
+            except FileNotFoundError:
+                pass
+        return len(targets)
+
+    # ------------------------------------------------------------------ API keys
+    def create_key(self, scopes: Any, *, label: str = "") -> tuple[ApiKey, str]:
+        """Create an API key; only its SHA-256 is stored, the token is returned once.
+
+        Parameters
+        ----------
+        scopes : iterable of str
+            ``"read:<pattern>"``, ``"publish:<pattern>"`` or ``"admin"``; patterns are
+            shell-style over model names (``"read:*"``, ``"publish:films-*"``).
+        label : str, default=""
+            Who holds the key.
+
+        Returns
+        -------
+        key : ApiKey
+            The public record.
+        token : str
+            The secret token ``mk_<key_id>.<secret>`` to give to the client.
+        """
+        scopes = tuple(_check_scopes(scopes, "Registry.create_key"))
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._transaction() as con:
+            con.execute("INSERT INTO api_keys (key_id, secret_sha256, scopes, label, created, revoked) "
+                        "VALUES (?,?,?,?,?,0)", (key_id, _sha256(secret.encode()), json.dumps(scopes),
+                                                 str(label), now))
+            self._bump(con)
+        return ApiKey(key_id, scopes, str(label), now, False), f"{_KEY_PREFIX}{key_id}.{secret}"
+
+    def verify_key(self, token: str) -> ApiKey | None:
+        """Return the key record if ``token`` is a valid, unrevoked key, else ``None``.
+
+        The secret is compared by hash with :func:`hmac.compare_digest` (constant time).
+
+        Parameters
+        ----------
+        token : str
+            ``mk_<key_id>.<secret>``.
+
+        Returns
+        -------
+        key : ApiKey or None
+        """
+        if not isinstance(token, str) or not token.startswith(_KEY_PREFIX) or "." not in token:
+            return None
+        key_id, _, secret = token[len(_KEY_PREFIX):].partition(".")
+        row = self._connect().execute(
+            "SELECT key_id, secret_sha256, scopes, label, created, revoked FROM api_keys WHERE key_id = ?",
+            (key_id,)).fetchone()
+        # Hash even when the id is unknown so both paths cost the same.
+        supplied = _sha256(secret.encode())
+        stored = row[1] if row else "0" * 64
+        if not hmac.compare_digest(supplied, stored) or row is None or row[5]:
+            return None
+        return ApiKey(row[0], tuple(json.loads(row[2])), row[3], float(row[4]), bool(row[5]))
+
+    def list_keys(self) -> list[ApiKey]:
+        """All API keys (public records only).
+
+        Returns
+        -------
+        keys : list of ApiKey
+        """
+        rows = self._connect().execute(
+            "SELECT key_id, scopes, label, created, revoked FROM api_keys ORDER BY created").fetchall()
+        return [ApiKey(r[0], tuple(json.loads(r[1])), r[2], float(r[3]), bool(r[4])) for r in rows]
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key; servers stop accepting it at their next catalogue check.
+
+        Parameters
+        ----------
+        key_id : str
+            The key's public id.
+        """
+        with self._transaction() as con:
+            cur = con.execute("UPDATE api_keys SET revoked = 1 WHERE key_id = ?", (str(key_id),))
+            if cur.rowcount == 0:
+                raise ModelNotFoundError(f"Registry.revoke_key: no API key with id {key_id!r}.")
+            self._bump(con)
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.model_names())
+
+
+def _class_key(estimator: Any) -> str:
+    from ..persistence import _class_key as key
+
+    return key(estimator)
+
+
+def _check_tags(tags: Any, where: str) -> dict:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float, bool))
+                                             for k, v in tags.items()):
+        raise TypeError(f"{where}: tags must be a dict of str to str/number; got {tags!r}.")
+    return {k: v for k, v in tags.items()}
+
+
+def _check_metrics(metrics: Any, where: str) -> dict:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise TypeError(f"{where}: metrics must be a dict of str to float; got {metrics!r}.")
+    out = {}
+    for k, v in metrics.items():
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"{where}: metrics must be a dict of str to float; got {metrics!r}.")
+        out[k] = float(v)
+    return out
+
+
+def _check_scopes(scopes: Any, where: str) -> list[str]:
+    if isinstance(scopes, str):
+        scopes = [scopes]
+    out = []
+    for s in scopes:
+        action, sep, pattern = str(s).partition(":")
+        if s == "admin" or (sep and action in ("read", "publish") and pattern):
+            out.append(str(s))
+        else:
+            raise ValueError(f"{where}: scope must be 'read:<pattern>', 'publish:<pattern>' or 'admin'; got {s!r}.")
+    if not out:
+        raise ValueError(f"{where}: scopes must not be empty.")
+    return out

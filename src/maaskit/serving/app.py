@@ -1,0 +1,166 @@
+"""The Starlette application factory and a uvicorn runner (``maaskit serve``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from ..registry import Registry
+from .auth import Authenticator
+from .errors import error_body
+from .metrics import Metrics
+from .models import ModelStore
+from .routes import JSONResponse, build_routes
+
+__all__ = ["create_app", "run", "ServerState"]
+
+logger = logging.getLogger("maaskit.serving")
+
+_HTTP_TYPES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+@dataclass
+class ServerState:
+    """What the routes share: the model store, the authenticator, metrics and limits.
+
+    Parameters
+    ----------
+    store : ModelStore
+        Loaded models and hot reload.
+    auth : Authenticator
+        API-key checks.
+    metrics : Metrics
+        Prometheus metrics.
+    allow_publish : bool
+        Whether ``POST /v1/models/{name}`` and alias moves are accepted.
+    max_body_bytes : int
+        Limit on JSON request bodies.
+    max_artifact_bytes : int
+        Limit on published artifacts.
+    default_model : str or None
+        Model used by ``/v1/recommend`` and ``/v1/similar`` without ``?model=``.
+    """
+
+    store: ModelStore
+    auth: Authenticator
+    metrics: Metrics
+    allow_publish: bool = False
+    max_body_bytes: int = 1 << 20
+    max_artifact_bytes: int = 256 << 20
+    default_model: str | None = None
+
+
+def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bool = True,
+               allow_publish: bool = False, batching: Any = False, max_batch: int = 64,
+               max_wait_ms: float = 2.0, reload_interval: float = 0.5, max_body_bytes: int = 1 << 20,
+               max_artifact_bytes: int = 256 << 20, default_model: str | None = None) -> Starlette:
+    """Build the ASGI application that serves a registry's models.
+
+    Parameters
+    ----------
+    registry : Registry, str or path-like, default=None
+        The registry (or its folder; ``None`` uses ``$MAASKIT_HOME`` or ``~/.maaskit``).
+    auth : bool, default=True
+        Require API keys (see :meth:`maaskit.registry.Registry.create_key`).
+    allow_publish : bool, default=False
+        Accept publishing and alias moves over HTTP (still needs a ``publish`` scope).
+    batching : bool or collection of str, default=False
+        Micro-batch recommendations for all models (``True``) or for these names.
+    max_batch : int, default=64
+        Largest micro-batch.
+    max_wait_ms : float, default=2.0
+        Longest a request lingers for company when others are queued (a lone request
+        never waits).
+    reload_interval : float, default=0.5
+        Seconds between checks for alias moves and key revocations.
+    max_body_bytes : int, default=1048576
+        Limit on JSON request bodies (413 beyond).
+    max_artifact_bytes : int, default=268435456
+        Limit on artifacts published over HTTP.
+    default_model : str, default=None
+        Model that ``/v1/recommend`` and ``/v1/similar`` use without ``?model=``.
+
+    Returns
+    -------
+    app : Starlette
+        The application; ``app.state.maaskit`` holds the :class:`ServerState`.
+    """
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    metrics = Metrics()
+    authenticator = Authenticator(reg, enabled=auth)
+    store = ModelStore(reg, reload_interval=reload_interval, batching=batching, max_batch=max_batch,
+                       max_wait_ms=max_wait_ms, on_change=authenticator.invalidate, metrics=metrics)
+    state = ServerState(store=store, auth=authenticator, metrics=metrics, allow_publish=allow_publish,
+                        max_body_bytes=max_body_bytes, max_artifact_bytes=max_artifact_bytes,
+                        default_model=default_model)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", None)
+        message = f"{request.method} {request.url.path}: {detail or 'error'}"
+        return JSONResponse(error_body(_HTTP_TYPES.get(status, "http_error"), message), status_code=status,
+                            headers=getattr(exc, "headers", None))
+
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal", f"internal error: {type(exc).__name__}"), status_code=500)
+
+    app = Starlette(routes=build_routes(state),
+                    exception_handlers={HTTPException: http_error, Exception: server_error})
+    app.state.maaskit = state
+    return app
+
+
+def run(registry: Registry | str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8000,
+        ssl_certfile: str | None = None, ssl_keyfile: str | None = None, log_level: str = "info",
+        access_log: bool = False, kernel_threads: int | None = 1, http: str = "auto", loop: str = "auto",
+        **app_kwargs: Any) -> None:
+    """Serve a registry with uvicorn (blocking), over HTTPS when a certificate is given.
+
+    Parameters
+    ----------
+    registry : Registry, str or path-like, default=None
+        The registry or its folder.
+    host : str, default="127.0.0.1"
+        Interface to bind.
+    port : int, default=8000
+        TCP port.
+    ssl_certfile : str, default=None
+        PEM certificate (chain); with ``ssl_keyfile``, serves HTTPS.
+    ssl_keyfile : str, default=None
+        PEM private key.
+    log_level : str, default="info"
+        uvicorn log level.
+    access_log : bool, default=False
+        Log every request (costs throughput).
+    kernel_threads : int or None, default=1
+        Threads per kernel and BLAS call in this process. A server runs many small calls
+        concurrently, and on a busy machine a 2-thread team for a one-user top-k costs tens
+        of milliseconds of spin-waiting, so one thread per call is the default. ``None``
+        leaves the process settings alone.
+    http : {"auto", "h11", "httptools"}, default="auto"
+        HTTP parser; ``auto`` takes httptools (C, faster) when installed, else h11.
+    loop : {"auto", "asyncio", "uvloop"}, default="auto"
+        Event loop; ``auto`` takes uvloop when installed.
+    **app_kwargs
+        Passed to :func:`create_app`.
+    """
+    import uvicorn
+
+    if kernel_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        from .._config import set_config
+
+        set_config(n_threads=int(kernel_threads))
+        # Kept for the life of the process (a server process runs nothing else).
+        threadpool_limits(limits=int(kernel_threads))
+    app = create_app(registry, **app_kwargs)
+    uvicorn.run(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                log_level=log_level, access_log=access_log, lifespan="off", http=http, loop=loop)

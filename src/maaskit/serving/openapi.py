@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document of the service, written by hand (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+__all__ = ["openapi_document"]
+
+
+def _error() -> dict:
+    return {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _param(name: str, where: str, schema: dict, required: bool = False, description: str = "") -> dict:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
+            "description": description}
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI document.
+
+    Returns
+    -------
+    document : dict
+    """
+    from .. import __version__
+
+    errors = {"400": _error(), "401": _error(), "403": _error(), "404": _error(), "413": _error()}
+    model_q = _param("model", "query", {"type": "string"}, description="model name (server default if omitted)")
+    version_q = _param("version", "query", {"type": "string"}, description="version number or alias")
+    n_q = _param("n", "query", {"type": "integer", "minimum": 1, "default": 10})
+    name_p = _param("name", "path", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"})
+    version_p = _param("version", "path", {"type": "string"})
+    infer_op = {"summary": "Open Inference Protocol inference", "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}}},
+        "responses": {"200": _json("InferResponse"), **errors}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "maaskit model service", "version": __version__,
+                 "description": "KServe V2 inference and recommendation endpoints over a maaskit registry."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["type", "message"],
+                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}, "detail": {}}}}},
+                "Tensor": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
+                    "name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
+                    "datatype": {"enum": ["BOOL", "INT32", "INT64", "FP32", "FP64", "BYTES"]},
+                    "data": {"type": "array"}}},
+                "InferRequest": {"type": "object", "required": ["inputs"], "properties": {
+                    "id": {"type": "string"}, "parameters": {"type": "object"},
+                    "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                    "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}},
+                "InferResponse": {"type": "object", "properties": {
+                    "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+                    "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}}}},
+                "Recommendations": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"}, "user_id": {},
+                    "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
+                "Similar": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
+                    "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
+                "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
+                    "instances": {"type": "array"}, "version": {"type": ["string", "integer"]},
+                    "method": {"enum": ["predict", "predict_proba", "decision_function", "transform"]}}},
+                "PredictResponse": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"}, "method": {"type": "string"},
+                    "predictions": {"type": "array"}}},
+                "ModelVersion": {"type": "object"},
+            },
+        },
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": {
+            "/v2/health/live": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "live"}}}},
+            "/v2/health/ready": {"get": {"summary": "Readiness", "security": [], "responses": {"200": {"description": "ready"}}}},
+            "/v2": {"get": {"summary": "Server metadata", "security": [], "responses": {"200": {"description": "metadata"}}}},
+            "/v2/models/{name}": {"get": {"summary": "Model metadata", "parameters": [name_p],
+                                          "responses": {"200": {"description": "metadata"}, **errors}}},
+            "/v2/models/{name}/versions/{version}": {"get": {"summary": "Model version metadata",
+                                                             "parameters": [name_p, version_p],
+                                                             "responses": {"200": {"description": "metadata"}, **errors}}},
+            "/v2/models/{name}/ready": {"get": {"summary": "Model readiness", "parameters": [name_p],
+                                                "responses": {"200": {"description": "ready"}, **errors}}},
+            "/v2/models/{name}/versions/{version}/ready": {"get": {"summary": "Model version readiness",
+                                                                   "parameters": [name_p, version_p],
+                                                                   "responses": {"200": {"description": "ready"}, **errors}}},
+            "/v2/models/{name}/infer": {"post": {**infer_op, "parameters": [name_p]}},
+            "/v2/models/{name}/versions/{version}/infer": {"post": {**infer_op, "parameters": [name_p, version_p]}},
+            "/v1/recommend/{user_id}": {"get": {
+                "summary": "Top-n items for a user",
+                "parameters": [_param("user_id", "path", {"type": "string"}), model_q, version_q, n_q,
+                               _param("exclude_seen", "query", {"type": "boolean", "default": True})],
+                "responses": {"200": _json("Recommendations"), **errors}}},
+            "/v1/similar/{item_id}": {"get": {
+                "summary": "Most similar items",
+                "parameters": [_param("item_id", "path", {"type": "string"}), model_q, version_q, n_q],
+                "responses": {"200": _json("Similar"), **errors}}},
+            "/v1/predict/{model}": {"post": {
+                "summary": "predict / predict_proba on instances",
+                "parameters": [_param("model", "path", {"type": "string"})],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
+                "responses": {"200": _json("PredictResponse"), **errors}}},
+            "/v1/models": {"get": {"summary": "List readable models",
+                                   "parameters": [_param("search", "query", {"type": "string"}),
+                                                  _param("tag", "query", {"type": "string"})],
+                                   "responses": {"200": {"description": "models"}, **errors}}},
+            "/v1/models/{name}": {
+                "get": {"summary": "Versions of a model", "parameters": [name_p],
+                        "responses": {"200": {"description": "versions"}, **errors}},
+                "post": {"summary": "Publish an artifact (needs --allow-publish and a publish scope)",
+                         "parameters": [name_p, _param("meta", "query", {"type": "string"},
+                                                       description="JSON: description, tags, metrics, alias")],
+                         "requestBody": {"required": True, "content": {"application/octet-stream": {
+                             "schema": {"type": "string", "format": "binary"}}}},
+                         "responses": {"201": _json("ModelVersion", "Published"), **errors}}},
+            "/v1/models/{name}/aliases/{alias}": {"put": {
+                "summary": "Move an alias (needs --allow-publish and a publish scope)",
+                "parameters": [name_p, _param("alias", "path", {"type": "string"})],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"version": {"type": "integer"}}}}}},
+                "responses": {"200": {"description": "moved"}, **errors}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
+                                 "responses": {"200": {"description": "text exposition format"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI"}}}},
+        },
+    }

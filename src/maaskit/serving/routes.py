@@ -1,0 +1,365 @@
+"""HTTP endpoints: Open Inference Protocol (KServe V2), ``/v1`` domain endpoints, metrics.
+
+Every handler answers JSON; every mistake of the caller is a 4xx with
+``{"error": {"type", "message", "detail"}}``; an unexpected failure is logged and answered
+with a 500 of the same form, and the worker keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..exceptions import ArtifactError
+from ..registry import ModelNotFoundError, validate_alias, validate_name
+from .errors import ServiceError, error_body
+from .models import LoadedModel, _json_scores
+
+__all__ = ["build_routes", "JSONResponse", "json_error"]
+
+logger = logging.getLogger("maaskit.serving")
+
+
+class JSONResponse(Response):
+    """A compact JSON response (no NaN/Infinity: those are not JSON)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        """Encode ``content``.
+
+        Parameters
+        ----------
+        content : object
+            JSON-able content.
+
+        Returns
+        -------
+        body : bytes
+        """
+        return json.dumps(content, separators=(",", ":"), allow_nan=False, ensure_ascii=False,
+                          default=_json_default).encode()
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars can hide in object arrays (e.g. class labels); anything else is a bug.
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def json_error(exc: ServiceError) -> JSONResponse:
+    """The response for a :class:`ServiceError`.
+
+    Parameters
+    ----------
+    exc : ServiceError
+
+    Returns
+    -------
+    response : JSONResponse
+    """
+    return JSONResponse(error_body(exc.type, exc.message, exc.detail), status_code=exc.status, headers=exc.headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the request body, refusing more than ``limit`` bytes with a 413.
+
+    Parameters
+    ----------
+    request : Request
+    limit : int
+        Byte limit.
+
+    Returns
+    -------
+    body : bytes
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ServiceError(400, "invalid_request", "Content-Length must be a number.")
+        if int(declared) > limit:
+            raise ServiceError(413, "payload_too_large", f"the request body must be at most {limit} bytes; "
+                                                         f"got {int(declared)}.", {"limit": limit})
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ServiceError(413, "payload_too_large", f"the request body must be at most {limit} bytes.",
+                               {"limit": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """Read and decode a JSON body (400 ``invalid_json`` when malformed, 413 when too big).
+
+    Parameters
+    ----------
+    request : Request
+    limit : int
+        Byte limit.
+
+    Returns
+    -------
+    document : object
+    """
+    body = await read_body(request, limit)
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ServiceError(400, "invalid_json", f"the request body is not valid JSON ({exc}).") from None
+
+
+def _bool_param(value: str | None, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    low = value.lower()
+    if low in ("1", "true", "yes"):
+        return True
+    if low in ("0", "false", "no"):
+        return False
+    raise ServiceError(400, "invalid_argument", f"{name} must be true or false; got {value!r}.")
+
+
+def build_routes(state: Any) -> list[Route]:
+    """The routes of the service, bound to ``state`` (store, auth, metrics, settings).
+
+    Parameters
+    ----------
+    state : ServerState
+        See :func:`maaskit.serving.create_app`.
+
+    Returns
+    -------
+    routes : list of Route
+    """
+    store, auth, metrics = state.store, state.auth, state.metrics
+
+    def endpoint(template: str, fn: Callable[[Request], Awaitable[Response]]) -> Callable:
+        async def handler(request: Request) -> Response:
+            t0 = time.perf_counter()
+            try:
+                # Throttled catalogue check first, so a revoked key or a moved alias is seen
+                # before this request is authenticated and routed.
+                store.refresh()
+                response = await fn(request)
+            except ServiceError as exc:
+                response = json_error(exc)
+            except Exception as exc:  # a bug must cost one 500, never the worker
+                logger.exception("unhandled error on %s", template)
+                response = JSONResponse(error_body("internal", f"internal error: {type(exc).__name__}"),
+                                        status_code=500)
+            metrics.observe_request(template, request.method, response.status_code, time.perf_counter() - t0)
+            return response
+
+        return handler
+
+    def model_name(request: Request, key: str = "name") -> str:
+        name = request.path_params.get(key) or request.query_params.get("model") or state.default_model
+        if not name:
+            raise ServiceError(400, "missing_model", "name the model: ?model=<name> (the server has no default model).")
+        return name
+
+    async def get_model(request: Request, name: str, ref: Any, where: str) -> LoadedModel:
+        auth.require(request.headers, "read", name)
+        return await store.get(name, ref, where)
+
+    # ------------------------------------------------------------------ V2 health and metadata
+    async def live(request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready(request: Request) -> Response:
+        try:
+            store.refresh(force=True)
+        except Exception as exc:  # the catalogue is unreadable: not ready
+            return JSONResponse({"ready": False, "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def server_metadata(request: Request) -> Response:
+        from .. import __version__
+
+        return JSONResponse({"name": "maaskit", "version": __version__, "extensions": []})
+
+    async def model_metadata(request: Request) -> Response:
+        name = model_name(request)
+        model = await get_model(request, name, request.path_params.get("version"), "GET /v2/models")
+        return JSONResponse(model.metadata())
+
+    async def model_ready(request: Request) -> Response:
+        name = model_name(request)
+        model = await get_model(request, name, request.path_params.get("version"), "GET /v2/models/ready")
+        return JSONResponse({"name": model.name, "version": str(model.version), "ready": True})
+
+    async def infer(request: Request) -> Response:
+        name = model_name(request)
+        where = f"POST /v2/models/{name}/infer"
+        model = await get_model(request, name, request.path_params.get("version"), where)
+        body = await read_json(request, state.max_body_bytes)
+        return JSONResponse(await model.infer(body, where))
+
+    # ------------------------------------------------------------------ /v1 domain endpoints
+    async def recommend(request: Request) -> Response:
+        q = request.query_params
+        name = model_name(request, "model")
+        where = "GET /v1/recommend"
+        model = await get_model(request, name, q.get("version"), where)
+        model._require_recommender(where)
+        user = model.user_id(request.path_params["user_id"], where)
+        n = model.check_n(q.get("n", "10"), where)
+        exclude_seen = _bool_param(q.get("exclude_seen"), "exclude_seen", True)
+        ids, scores = await model.recommend([user], n, exclude_seen)
+        return JSONResponse({"model": model.name, "version": model.version, "user_id": user,
+                             "items": np.asarray(ids[0]).tolist(), "scores": _json_scores(np.asarray(scores[0]))})
+
+    async def similar(request: Request) -> Response:
+        q = request.query_params
+        name = model_name(request, "model")
+        where = "GET /v1/similar"
+        model = await get_model(request, name, q.get("version"), where)
+        model._require_recommender(where)
+        item = model.item_id(request.path_params["item_id"], where)
+        n = model.check_n(q.get("n", "10"), where, limit=model.n_items - 1)
+        ids, scores = model.similar(item, n)
+        return JSONResponse({"model": model.name, "version": model.version, "item_id": item,
+                             "items": np.asarray(ids).tolist(), "scores": _json_scores(np.asarray(scores))})
+
+    async def predict(request: Request) -> Response:
+        name = request.path_params["model"]
+        where = f"POST /v1/predict/{name}"
+        auth.require(request.headers, "read", name)
+        body = await read_json(request, state.max_body_bytes)
+        if not isinstance(body, dict):
+            raise ServiceError(400, "invalid_request", f"{where}: the body must be an object with 'instances'.")
+        method = body.get("method", "predict")
+        if not isinstance(method, str):
+            raise ServiceError(400, "invalid_request", f"{where}: method must be a string; got {method!r:.80}.")
+        version = body.get("version", request.query_params.get("version"))
+        if version is not None and not isinstance(version, (str, int)):
+            raise ServiceError(400, "invalid_request", f"{where}: version must be a string or int.")
+        model = await store.get(name, version, where)
+        result = model.predict(body.get("instances"), method, where)
+        data = result.tolist() if result.dtype.kind != "f" else (
+            _json_scores(result.ravel()) if result.ndim == 1 else
+            [_json_scores(row) for row in result.reshape(len(result), -1)])
+        return JSONResponse({"model": model.name, "version": model.version, "method": method, "predictions": data})
+
+    # ------------------------------------------------------------------ catalogue
+    async def list_models(request: Request) -> Response:
+        key = auth.key_for(request.headers)
+        q = request.query_params
+        models = store.registry.list_models(search=q.get("search"), tag=q.get("tag"))
+        return JSONResponse({"models": [m for m in models if auth.can(key, "read", m["name"])]})
+
+    async def show_model(request: Request) -> Response:
+        name = request.path_params["name"]
+        auth.require(request.headers, "read", name)
+        try:
+            validate_name(name, where="GET /v1/models")
+            versions = store.registry.versions(name, include_archived=True)
+        except ValueError as exc:
+            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+        if not versions:
+            raise ServiceError(404, "unknown_model", f"GET /v1/models: no model named {name!r}.", {"model": name})
+        return JSONResponse({"name": name, "versions": [v.to_dict() for v in versions]})
+
+    async def publish(request: Request) -> Response:
+        name = request.path_params["name"]
+        where = f"POST /v1/models/{name}"
+        auth.require(request.headers, "publish", name)
+        if not state.allow_publish:
+            raise ServiceError(403, "publish_disabled", f"{where}: publishing over HTTP is disabled on this server; "
+                                                         f"start it with --allow-publish.")
+        try:
+            validate_name(name, where=where)
+        except ValueError as exc:
+            raise ServiceError(400, "invalid_name", str(exc)) from None
+        meta_raw = request.query_params.get("meta", "{}")
+        try:
+            meta = json.loads(meta_raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise ServiceError(400, "invalid_json", f"{where}: the meta parameter is not valid JSON.") from None
+        if not isinstance(meta, dict) or not set(meta) <= {"description", "tags", "metrics", "alias"}:
+            raise ServiceError(400, "invalid_request", f"{where}: meta must be an object with description, tags, "
+                                                       f"metrics, alias.")
+        data = await read_body(request, state.max_artifact_bytes)
+        try:
+            mv = await _to_thread(store.registry.publish_bytes, name, data, description=meta.get("description", ""),
+                                  tags=meta.get("tags"), metrics=meta.get("metrics"), alias=meta.get("alias"))
+        except (ArtifactError, ValueError, TypeError) as exc:
+            raise ServiceError(400, "invalid_artifact", str(exc)) from None
+        store.refresh(force=True)
+        return JSONResponse(mv.to_dict(), status_code=201)
+
+    async def set_alias(request: Request) -> Response:
+        name, alias = request.path_params["name"], request.path_params["alias"]
+        where = f"PUT /v1/models/{name}/aliases/{alias}"
+        auth.require(request.headers, "publish", name)
+        if not state.allow_publish:
+            raise ServiceError(403, "publish_disabled", f"{where}: changing aliases over HTTP is disabled on this "
+                                                         f"server; start it with --allow-publish.")
+        body = await read_json(request, state.max_body_bytes)
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ServiceError(400, "invalid_request", f"{where}: the body must be {{\"version\": <int>}}.")
+        try:
+            validate_name(name, where=where)
+            validate_alias(alias, where)
+            await _to_thread(store.registry.set_alias, name, alias, version)
+        except ModelNotFoundError as exc:
+            raise ServiceError(404, "unknown_model", str(exc)) from None
+        except ValueError as exc:
+            raise ServiceError(400, "invalid_argument", str(exc)) from None
+        store.refresh(force=True)
+        return JSONResponse({"name": name, "alias": alias, "version": version})
+
+    # ------------------------------------------------------------------ ops
+    async def prometheus(request: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def openapi(request: Request) -> Response:
+        from .openapi import openapi_document
+
+        return JSONResponse(openapi_document())
+
+    table = [
+        # Hot routes first: Starlette tries routes in order.
+        ("/v1/recommend/{user_id}", recommend, ["GET"]),
+        ("/v2/models/{name}/infer", infer, ["POST"]),
+        ("/v2/health/live", live, ["GET"]),
+        ("/v2/health/ready", ready, ["GET"]),
+        ("/v2", server_metadata, ["GET"]),
+        ("/v2/models/{name}", model_metadata, ["GET"]),
+        ("/v2/models/{name}/versions/{version}", model_metadata, ["GET"]),
+        ("/v2/models/{name}/ready", model_ready, ["GET"]),
+        ("/v2/models/{name}/versions/{version}/ready", model_ready, ["GET"]),
+        ("/v2/models/{name}/versions/{version}/infer", infer, ["POST"]),
+        ("/v1/similar/{item_id}", similar, ["GET"]),
+        ("/v1/predict/{model}", predict, ["POST"]),
+        ("/v1/models", list_models, ["GET"]),
+        ("/v1/models/{name}", show_model, ["GET"]),
+        ("/v1/models/{name}", publish, ["POST"]),
+        ("/v1/models/{name}/aliases/{alias}", set_alias, ["PUT"]),
+        ("/metrics", prometheus, ["GET"]),
+        ("/openapi.json", openapi, ["GET"]),
+    ]
+    return [Route(path, endpoint(path, fn), methods=methods) for path, fn, methods in table]
+
+
+async def _to_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    import asyncio
+    import functools
+
+    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
