@@ -1,0 +1,562 @@
+"""Support vector classification: linear (dual coordinate descent) and kernel (SMO) solvers.
+
+Kernels: ``svm_linear`` (``dual_cd``, ``dual_cd_csr``: liblinear-style dual coordinate
+descent with shrinking; the primal Newton solver of ``_newton.py`` is BLAS only) and
+``svm_kernel`` (``smo``: libsvm-style SMO with WSS2,
+shrinking and a kernel row cache). Multi-class problems are solved one-vs-rest; the
+binary problems run in parallel over ``n_jobs`` threads and, for SMO, share kernel rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._backend import get_kernel, resolve_backend
+from .._config import effective_n_threads
+from .._kernels.reference.svm_kernel import KERNELS, kernel_matrix, row_norms_sq
+from ..persistence import PersistableMixin, register
+from ..utils._param_validation import Interval, Options, validate_parameters
+from ._newton import newton_l2svm
+from ._platt import sigmoid_fit, sigmoid_predict
+
+_MB = 1 << 20
+# Rows of test kernel matrix computed at once in decision_function (bounds memory).
+_PREDICT_BLOCK_FLOATS = 1 << 24
+# solver="auto" uses the primal Newton method up to this many features (its Hessian is d x d).
+_NEWTON_MAX_FEATURES = 2048
+# Below this many flops per BLAS-heavy step, BLAS runs single-threaded. Our GEMMs are thin
+# (d <= a few hundred) and memory-bound passes dominate, so threads gain < 2x on an idle
+# 2-core machine, while on a shared one OpenBLAS's spinning threads made the 200k x 50
+# Newton fit 30x slower (66 s vs 2.3 s, benchmarks/bench_svm.py).
+_BLAS_SERIAL_FLOPS = 1e10
+# One-vs-rest problems are spread over threads only from this many samples on.
+_PARALLEL_MIN_SAMPLES = 2000
+
+
+@functools.cache
+def _threadpool_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _blas_threads(flops: float):
+    """Context limiting BLAS to one thread when ``flops`` is small."""
+    if flops >= _BLAS_SERIAL_FLOPS:
+        return contextlib.nullcontext()
+    return _threadpool_controller().limit(limits=1, user_api="blas")
+
+
+def _has_probability(est: "SVMClassifier") -> bool:
+    if not est.probability:
+        raise AttributeError("predict_proba is available only when probability=True")
+    return True
+
+
+@register
+class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
+    """Soft-margin support vector classifier with linear, polynomial, RBF or sigmoid kernels.
+
+    Minimises ``1/2 ||w||^2 + C sum_i loss(y_i f(x_i))``. The linear kernel treats the
+    intercept as liblinear does (a regularised constant feature of value
+    ``intercept_scaling``), takes dense or sparse ``X`` and is solved either by dual
+    coordinate descent (hinge or squared-hinge loss) or, for the squared hinge with
+    ``n_samples > n_features``, by a primal finite Newton method whose cost does not grow
+    with ``C``. The other kernels use SMO with second-order working-set selection,
+    shrinking and a kernel cache (libsvm's method: hinge loss, unregularised intercept);
+    ``solver="smo"`` also runs it for the linear kernel. Several classes are handled
+    one-vs-rest; ``predict`` returns the class of largest decision value.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength (penalty on margin violations).
+    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+        Kernel function.
+    degree : int, default=3
+        Degree of the polynomial kernel.
+    gamma : {"scale", "auto"} or float, default="scale"
+        Kernel coefficient of rbf, poly and sigmoid: ``"scale"`` is
+        ``1 / (n_features * X.var())`` (1 when the variance is 0), ``"auto"`` is
+        ``1 / n_features``.
+    coef0 : float, default=0.0
+        Constant term of the poly and sigmoid kernels.
+    solver : {"auto", "newton", "dual_cd", "smo"}, default="auto"
+        ``"auto"`` uses ``"smo"`` for non-linear kernels; for the linear kernel it uses
+        ``"newton"`` when ``loss="squared_hinge"`` and ``n_features < n_samples`` and
+        ``n_features <= 2048``, else ``"dual_cd"``. ``"newton"`` and ``"dual_cd"`` require
+        ``kernel="linear"``, ``"newton"`` also ``loss="squared_hinge"``.
+    loss : {"squared_hinge", "hinge"}, default="squared_hinge"
+        Loss of the linear solvers (SMO always uses the hinge loss).
+    intercept_scaling : float, default=1.0
+        Value of the constant feature that carries the intercept of the linear solvers;
+        larger values regularise the intercept less.
+    fit_intercept : bool, default=True
+        Whether the linear solvers fit an intercept (SMO always does).
+    tol : float, default=1e-3
+        Stopping tolerance: maximal KKT violation (SMO), projected-gradient spread
+        (``"dual_cd"``) or relative gradient norm (``"newton"``, liblinear's criterion).
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies ``C`` for the samples of each class; ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+    probability : bool, default=False
+        Enable ``predict_proba`` by Platt scaling on 5-fold cross-validated decision
+        values (fits the model 5 more times). For two classes the sigmoid has no offset
+        and for more classes one sigmoid serves all one-vs-rest scores (then
+        normalised), so that ``predict_proba`` never contradicts ``predict``.
+    cache_size : float, default=200
+        Megabytes for kernel values in SMO: the whole kernel matrix is precomputed with
+        one GEMM when it fits, otherwise an LRU cache holds kernel rows.
+    shrinking : bool, default=True
+        Whether the solvers shrink the active set (faster, same solution).
+    max_iter : int, default=-1
+        Maximum number of SMO steps per binary problem, of passes over the data
+        (``"dual_cd"``) or of Newton iterations. ``-1`` means the solver's default:
+        ``max(10**7, 100 n_samples)`` steps (SMO), ``max(1000, 10**8 // n_samples)``
+        passes (``"dual_cd"``) or 1000 iterations (``"newton"``).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the coordinate order of ``"dual_cd"`` and of the folds used by
+        ``probability=True``.
+    n_jobs : int, default=None
+        Threads for the one-vs-rest problems; ``None`` uses the global ``n_threads``
+        setting (all cores by default).
+    backend : {"auto", "cython", "numba", "numpy"}, default="auto"
+        Kernel implementation (``"numpy"`` is the slow, readable reference).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+    coef_ : ndarray of shape (n_problems, n_features_in_)
+        Weights of the linear solvers (``n_problems`` is 1 for two classes, else
+        ``n_classes``); ``None`` for SMO.
+    intercept_ : ndarray of shape (n_problems,)
+        Intercept of every binary problem.
+    support_ : ndarray of shape (n_SV,)
+        Indices of the training samples that are support vectors of any problem (SMO);
+        empty for the linear solvers.
+    support_vectors_ : ndarray of shape (n_SV, n_features_in_)
+        Support vectors (SMO; empty for the linear solvers).
+    dual_coef_ : ndarray of shape (n_problems, n_SV)
+        ``alpha_i y_i`` of every support vector in every problem (SMO).
+    n_support_ : ndarray of shape (n_problems,), int
+        Number of support vectors (samples with a non-zero dual variable, i.e. inside
+        or on the wrong side of the margin) of each binary problem.
+    objective_ : ndarray of shape (n_problems,)
+        Final objective of each problem in the primal's sign: the primal objective for
+        ``"newton"``, minus the (minimised) dual objective for ``"dual_cd"`` and SMO;
+        the two agree at the optimum.
+    n_iter_ : ndarray of shape (n_problems,), int
+        SMO steps, coordinate-descent passes or Newton iterations of each problem.
+    gamma_ : float
+        The kernel coefficient used.
+    class_weight_ : ndarray of shape (n_classes,)
+        Weight of each class.
+    solver_ : str
+        The solver used: ``"newton"``, ``"dual_cd"`` or ``"smo"``.
+    backend_ : str
+        Resolved kernel backend.
+    probA_, probB_ : ndarray of shape (1,)
+        Platt sigmoid ``P = 1 / (1 + exp(probA_ * f + probB_))`` of the decision values
+        ``f`` (empty unless ``probability=True``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from maaskit.svm import SVMClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), SVMClassifier(C=1.0)).fit(X, y)
+    >>> float(model.score(X, y)) > 0.95
+    True
+    """
+
+    _parameter_constraints: dict[str, list] = {
+        "C": [Interval(numbers.Real, 0, None, closed="neither")],
+        "kernel": [Options(frozenset(KERNELS))],
+        "degree": [Interval(numbers.Integral, 0, None, closed="left")],
+        "gamma": [Options(frozenset({"scale", "auto"})), Interval(numbers.Real, 0, None, closed="left")],
+        "coef0": [Interval(numbers.Real, None, None, closed="neither")],
+        "solver": [Options(frozenset({"auto", "newton", "dual_cd", "smo"}))],
+        "loss": [Options(frozenset({"squared_hinge", "hinge"}))],
+        "intercept_scaling": [Interval(numbers.Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "class_weight": [dict, Options(frozenset({"balanced"})), None],
+        "probability": ["boolean"],
+        "cache_size": [Interval(numbers.Real, 0, None, closed="neither")],
+        "shrinking": ["boolean"],
+        "max_iter": [Interval(numbers.Integral, -1, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+        "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
+    }
+
+    def __init__(self, C: float = 1.0, *, kernel: str = "rbf", degree: int = 3,
+                 gamma: str | float = "scale", coef0: float = 0.0, solver: str = "auto",
+                 loss: str = "squared_hinge", intercept_scaling: float = 1.0,
+                 fit_intercept: bool = True, tol: float = 1e-3, class_weight=None,
+                 probability: bool = False, cache_size: float = 200, shrinking: bool = True,
+                 max_iter: int = -1, random_state=None, n_jobs: int | None = None,
+                 backend: str = "auto") -> None:
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.solver = solver
+        self.loss = loss
+        self.intercept_scaling = intercept_scaling
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.class_weight = class_weight
+        self.probability = probability
+        self.cache_size = cache_size
+        self.shrinking = shrinking
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.backend = backend
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y) -> "SVMClassifier":
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse input is used as is by the linear solver and densified
+            for SMO.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : SVMClassifier
+            The fitted classifier.
+        """
+        validate_parameters(self)
+        where = f"{type(self).__name__}.fit"
+        solver = self.solver
+        if solver in ("dual_cd", "newton") and self.kernel != "linear":
+            raise ValueError(
+                f"{where}: solver={solver!r} must be used with kernel='linear'; got "
+                f"kernel={self.kernel!r}. Use solver='smo' or 'auto'."
+            )
+        if solver == "newton" and self.loss != "squared_hinge":
+            raise ValueError(
+                f"{where}: solver='newton' must be used with loss='squared_hinge'; got "
+                f"loss={self.loss!r}. Use solver='dual_cd' or 'auto'."
+            )
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             order="C")
+        if solver == "auto":
+            n, d = X.shape
+            if self.kernel != "linear":
+                solver = "smo"
+            elif self.loss == "squared_hinge" and d < n and d <= _NEWTON_MAX_FEATURES:
+                solver = "newton"
+            else:
+                solver = "dual_cd"
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{where}: y must contain at least 2 classes; got 1 class ({classes[0]!r}). "
+                "A classifier can't train when only one class is present."
+            )
+        self.classes_ = classes
+        self.class_weight_ = np.asarray(
+            compute_class_weight(self.class_weight, classes=classes, y=y), dtype=np.float64)
+        self.solver_ = solver
+        kernel_name = "svm_kernel" if solver == "smo" else "svm_linear"
+        # The Newton solver is BLAS only; backend_ names the kernel table entry it shares.
+        self.backend_ = resolve_backend(kernel_name, self.backend, where)
+        self.gamma_ = self._resolve_gamma(X)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._fit_problems(X, y_idx, seed)
+        self.probA_ = np.empty(0)
+        self.probB_ = np.empty(0)
+        if self.probability:
+            self._fit_platt(X, y_idx, seed)
+        return self
+
+    def _resolve_gamma(self, X) -> float:
+        if self.gamma == "auto":
+            return 1.0 / X.shape[1]
+        if self.gamma == "scale":
+            if sp.issparse(X):
+                var = X.multiply(X).mean() - X.mean() ** 2
+            else:
+                var = X.var(dtype=np.float64)
+            return float(1.0 / (X.shape[1] * var)) if var != 0 else 1.0
+        return float(self.gamma)
+
+    def _targets(self, y_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.classes_)
+        if k == 2:
+            Y = np.where(y_idx == 1, 1.0, -1.0)[None, :]
+        else:
+            Y = np.where(y_idx[None, :] == np.arange(k)[:, None], 1.0, -1.0)
+        upper = np.broadcast_to(float(self.C) * self.class_weight_[y_idx], Y.shape)
+        return np.ascontiguousarray(Y), np.ascontiguousarray(upper)
+
+    def _fit_problems(self, X, y_idx: np.ndarray, seed: int) -> None:
+        Y, upper = self._targets(y_idx)
+        n, d = X.shape
+        k = Y.shape[0]
+        alpha = np.zeros(Y.shape)
+        n_threads = effective_n_threads(self.n_jobs) if n >= _PARALLEL_MIN_SAMPLES else 1
+        kern = get_kernel("svm_kernel" if self.solver_ == "smo" else "svm_linear",
+                          self.backend_)
+        if self.solver_ == "newton":
+            max_iter = 1000 if self.max_iter == -1 else self.max_iter
+            bias = float(self.intercept_scaling) if self.fit_intercept else 0.0
+            W = np.zeros((k, d + 1))
+            n_iter = np.zeros(k, dtype=np.int64)
+            with _blas_threads(2.0 * n * d * d):
+                for c in range(k):
+                    W[c], n_iter[c] = newton_l2svm(X, Y[c], upper[c], bias, float(self.tol),
+                                                   max_iter)
+            self._set_linear(W, d, k, bias)
+            Z = np.asarray(safe_sparse_dot(X, W[:, :d].T), dtype=np.float64) + bias * W[:, d]
+            xi = np.maximum(0.0, 1.0 - Y * Z.T)
+            alpha = 2.0 * upper * xi  # the dual variables of the squared hinge at w
+            self.objective_ = 0.5 * np.einsum("ij,ij->i", W, W) + np.sum(upper * xi**2, axis=1)
+        elif self.solver_ == "dual_cd":
+            # Default budget: 1000 passes, more on small data (about 1e8 coordinate steps).
+            max_iter = max(1000, 10**8 // max(n, 1)) if self.max_iter == -1 else self.max_iter
+            bias = float(self.intercept_scaling) if self.fit_intercept else 0.0
+            W = np.zeros((k, d + 1))
+            l2 = self.loss == "squared_hinge"
+            if sp.issparse(X):
+                n_iter = kern.dual_cd_csr(X.data, X.indices.astype(np.int32, copy=False),
+                                          X.indptr.astype(np.int64, copy=False), d, Y, upper,
+                                          alpha, W, l2, bias, float(self.tol), max_iter, seed,
+                                          bool(self.shrinking), n_threads)
+            else:
+                n_iter = kern.dual_cd(X, Y, upper, alpha, W, l2, bias, float(self.tol),
+                                      max_iter, seed, bool(self.shrinking), n_threads)
+            self._set_linear(W, d, k, bias)
+            diag = (0.5 / upper) if l2 else np.zeros_like(upper)
+            # Dual objective 1/2 a^T (Q + D) a - sum a, from the maintained w = sum a y x~.
+            self.objective_ = -(0.5 * np.einsum("ij,ij->i", W, W)
+                                + 0.5 * np.sum(diag * alpha**2, axis=1) - alpha.sum(axis=1))
+        else:
+            if sp.issparse(X):
+                X = X.toarray()
+            max_iter = max(10**7, 100 * n) if self.max_iter == -1 else self.max_iter
+            sqnorm = row_norms_sq(X)
+            code = KERNELS[self.kernel]
+            budget = float(self.cache_size) * _MB / 4.0  # float32 kernel values
+            use_full = n * n <= budget
+            if use_full:
+                with _blas_threads(2.0 * n * n * d):
+                    K = kernel_matrix(X, X, code, self.gamma_, float(self.coef0),
+                                      float(self.degree), sqnorm, sqnorm, np.float32)
+            else:
+                K = np.zeros((1, 1), dtype=np.float32)
+            cache_rows = max(2, int(budget // n))
+            rho = np.zeros(k)
+            obj = np.zeros(k)
+            n_iter = kern.smo(X, sqnorm, K, use_full, Y, upper, alpha, rho, obj, code,
+                              self.gamma_, float(self.coef0), float(self.degree),
+                              float(self.tol), max_iter, cache_rows, bool(self.shrinking),
+                              n_threads)
+            del K
+            sv = np.flatnonzero((alpha > 0).any(axis=0))
+            self.support_ = sv.astype(np.int64)
+            self.support_vectors_ = np.ascontiguousarray(X[sv])
+            self.dual_coef_ = np.ascontiguousarray((alpha * Y)[:, sv])
+            self.intercept_ = -rho
+            self.coef_ = None
+            self.objective_ = -obj
+        self.n_support_ = (alpha > 0).sum(axis=1).astype(np.int64)
+        self.n_iter_ = np.asarray(n_iter, dtype=np.int64)
+        if np.any(self.n_iter_ >= max_iter):
+            warnings.warn(
+                f"{type(self).__name__}.fit: the {self.solver_} solver did not converge in "
+                f"{max_iter} iterations; increase max_iter, or scale the data "
+                "(e.g. StandardScaler).",
+                ConvergenceWarning,
+            )
+
+    def _set_linear(self, W: np.ndarray, d: int, k: int, bias: float) -> None:
+        self.coef_ = np.ascontiguousarray(W[:, :d])
+        self.intercept_ = W[:, d] * bias
+        self.support_ = np.empty(0, dtype=np.int64)
+        self.support_vectors_ = np.empty((0, d))
+        self.dual_coef_ = np.empty((k, 0))
+
+    def _fit_platt(self, X, y_idx: np.ndarray, seed: int) -> None:
+        # Out-of-fold decision values, as libsvm's internal 5-fold cross-validation.
+        counts = np.bincount(y_idx)
+        n_splits = int(min(5, counts.min()))
+        k = 1 if len(self.classes_) == 2 else len(self.classes_)
+        if n_splits >= 2:
+            dec = np.zeros((len(y_idx), k))
+            inner = clone(self).set_params(probability=False)
+            folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            for train, test in folds.split(np.zeros(len(y_idx)), y_idx):
+                est = clone(inner).fit(X[train], self.classes_[y_idx[train]])
+                dec[test] = est.decision_function(X[test]).reshape(len(test), k)
+        else:  # too few samples of some class for cross-validation
+            dec = self.decision_function(X).reshape(len(y_idx), k)
+        # One sigmoid shared by all one-vs-rest scores (pooled pairs), and B = 0 for two
+        # classes: probabilities are then increasing in the decision values with the same
+        # ordering, so argmax(predict_proba) always agrees with predict.
+        if k == 1:
+            A, B = sigmoid_fit(dec[:, 0], y_idx == 1, fit_intercept=False)
+        else:
+            positive = y_idx[:, None] == np.arange(k)[None, :]
+            A, B = sigmoid_fit(dec.ravel(), positive.ravel())
+        A = min(A, -1e-6)  # an anti-correlated fit would reverse the ordering
+        self.probA_ = np.array([A])
+        self.probB_ = np.array([B])
+
+    # ------------------------------------------------------------------ prediction
+    def decision_function(self, X) -> np.ndarray:
+        """Signed distance-like score of every sample to each class's separating surface.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, positive scores mean ``classes_[1]``; otherwise one column
+            per class (one-vs-rest).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          order="C", reset=False)
+        if self.solver_ != "smo":
+            scores = np.asarray(safe_sparse_dot(X, self.coef_.T), dtype=np.float64)
+            scores += self.intercept_
+        else:
+            scores = self._kernel_scores(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def _kernel_scores(self, X) -> np.ndarray:
+        SV = self.support_vectors_
+        out = np.empty((X.shape[0], self.dual_coef_.shape[0]))
+        if SV.shape[0] == 0:
+            out[:] = self.intercept_
+            return out
+        code = KERNELS[self.kernel]
+        sq_sv = row_norms_sq(SV)
+        step = max(1, _PREDICT_BLOCK_FLOATS // SV.shape[0])
+        with _blas_threads(2.0 * X.shape[0] * SV.shape[0] * SV.shape[1]):
+            for lo in range(0, X.shape[0], step):
+                Xb = X[lo:lo + step]
+                Kb = kernel_matrix(Xb, SV, code, self.gamma_, float(self.coef0),
+                                   float(self.degree), sqnorm_z=sq_sv)
+                out[lo:lo + step] = Kb @ self.dual_coef_.T
+        out += self.intercept_
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class of largest decision value.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    @available_if(_has_probability)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities by Platt scaling of the decision values.
+
+        For more than two classes the calibrated one-vs-rest scores are normalised to sum
+        to 1; the most probable class is always the predicted one.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p1 = sigmoid_predict(scores, self.probA_[0], self.probB_[0])
+            return np.column_stack([1.0 - p1, p1])
+        P = sigmoid_predict(scores, self.probA_[0], self.probB_[0])
+        P = np.maximum(P, 1e-12)
+        return P / P.sum(axis=1, keepdims=True)
+
+    @available_if(_has_probability)
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        attrs, arrays = super()._get_state()
+        # Object arrays cannot be stored without pickle: labels and names go as str.
+        for name in ("classes_", "feature_names_in_"):
+            a = arrays.get(name)
+            if a is not None and a.dtype.hasobject:
+                arrays[name] = a.astype(str)
+                attrs[f"_{name}object"] = True
+        return attrs, arrays
+
+    def _set_state(self, attrs: dict, arrays: dict[str, np.ndarray]) -> None:
+        attrs = dict(attrs)
+        for name in ("classes_", "feature_names_in_"):
+            if attrs.pop(f"_{name}object", False):
+                arrays[name] = arrays[name].astype(object)
+        super()._set_state(attrs, arrays)
