@@ -23,6 +23,7 @@ _AUTO_ORDER: dict[str, tuple[str, ...]] = {
     "sgd": ("numba", "cython", "numpy"),
     "svdpp": ("numba", "cython", "numpy"),
     "optim": ("numba", "cython", "numpy"),
+    "linear": ("numba", "cython", "numpy"),
 }
 _DEFAULT_ORDER = ("cython", "numba", "numpy")
 
