@@ -284,16 +284,21 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         y_pred : ndarray of shape (n_pairs,)
         """
         self._check_fitted("predict")
+        return self._predict(X, warn=True)
+
+    def _predict(self, X: Any, warn: bool) -> np.ndarray:
+        # ``warn=False`` is for score(), which expects unknown pairs: a flag rather than
+        # warnings.catch_warnings(), which is not thread-safe (threaded Dask workers).
         where = f"{self._name}.predict"
         users, items, _ = check_pairs(X, where)
         uidx = self.user_index_.lookup(users)
         iidx = self.item_index_.lookup(items)
         cold_u, cold_i = uidx < 0, iidx < 0
-        if cold_u.any() or cold_i.any():
+        if warn and (cold_u.any() or cold_i.any()):
             warnings.warn(
                 f"{where}: {int(cold_u.sum())} pair(s) with unknown users and "
                 f"{int(cold_i.sum())} with unknown items got the fallback score.",
-                ColdStartWarning, stacklevel=2,
+                ColdStartWarning, stacklevel=3,
             )
         V = self._item_vectors()
         d = V.shape[1]
@@ -339,9 +344,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         if not self._implicit:
             pairs = np.empty((len(inter), 2), dtype=object)
             pairs[:, 0], pairs[:, 1] = inter.users, inter.items
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ColdStartWarning)
-                pred = self.predict(pairs)
+            pred = self._predict(pairs, warn=False)
             return -float(rmse(inter.values, pred))
         frame = pd.DataFrame({"user": inter.users, "item": inter.items})
         known = self.user_index_.lookup(frame["user"].to_numpy()) >= 0
