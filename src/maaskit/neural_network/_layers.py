@@ -1,0 +1,661 @@
+"""Layers and the network that owns one flat parameter buffer.
+
+A :class:`Layer` does the math of one block on *views* into the network's flat parameter and
+gradient buffers, so that the optimizer updates every parameter of a model with one fused
+kernel call per step. Layers are described by a JSON config (``get_config``) so a model can
+be saved as "flat buffer + architecture" and rebuilt without pickle.
+
+Kernels: ``dense``, ``conv2d``, ``pool``.
+
+Writing a new layer (see ``/work/notes/neural_base_api.md``): subclass :class:`Layer`,
+decorate it with :func:`register_layer`, and implement ``build``, ``param_shapes``,
+``init_params``, ``forward`` and ``backward`` (and ``torch_forward`` for the torch path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._backend import get_kernel
+from .._kernels.reference.conv2d import output_size
+from .._kernels.reference.dense import ACTIVATIONS
+
+__all__ = [
+    "Layer",
+    "Dense",
+    "Conv2D",
+    "MaxPool2D",
+    "AvgPool2D",
+    "Flatten",
+    "Network",
+    "register_layer",
+    "layer_from_config",
+]
+
+_LAYER_TYPES: dict[str, type] = {}
+
+
+def register_layer(cls: type) -> type:
+    """Class decorator: make a layer type rebuildable from its JSON config.
+
+    Parameters
+    ----------
+    cls : type
+        A :class:`Layer` subclass.
+
+    Returns
+    -------
+    cls : type
+    """
+    _LAYER_TYPES[cls.__name__] = cls
+    return cls
+
+
+def layer_from_config(config: dict) -> "Layer":
+    """Rebuild a layer from the dict made by :meth:`Layer.get_config`.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"type": <class name>, **constructor arguments}``.
+
+    Returns
+    -------
+    layer : Layer
+    """
+    config = dict(config)
+    cls = _LAYER_TYPES.get(config.pop("type", None))
+    if cls is None:
+        raise ValueError(f"layer_from_config: unknown layer type in {config!r}.")
+    return cls(**config)
+
+
+class Layer:
+    """One block of a network: forward/backward on views into the flat buffers.
+
+    Subclasses keep constructor arguments as public attributes (they are the JSON config),
+    and everything derived at run time (kernel modules, parameter views, cached activations,
+    workspaces) in attributes starting with ``_``, which are dropped when pickling.
+
+    Attributes
+    ----------
+    in_shape, out_shape : tuple of int
+        Per-sample input and output shapes, set by :meth:`build`.
+    need_dx : bool
+        Whether :meth:`backward` must return the input gradient (False for the first layer).
+    """
+
+    #: Kernel names this layer calls (resolved to backends by the estimator).
+    kernels: tuple[str, ...] = ()
+    _config_keys: tuple[str, ...] = ()
+
+    def get_config(self) -> dict:
+        """Return the JSON-able constructor arguments plus ``"type"``.
+
+        Returns
+        -------
+        config : dict
+        """
+        return {"type": type(self).__name__, **{k: getattr(self, k) for k in self._config_keys}}
+
+    # --- shape and parameters -------------------------------------------------------
+    def build(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Record the per-sample input shape and return the per-sample output shape.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+
+        Returns
+        -------
+        out_shape : tuple of int
+        """
+        self.in_shape = tuple(in_shape)
+        self.out_shape = self._out_shape(self.in_shape)
+        return self.out_shape
+
+    def _out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return in_shape
+
+    def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Return ``[(name, shape), ...]`` of this layer's parameters (after build).
+
+        Returns
+        -------
+        shapes : list of (str, tuple of int)
+        """
+        return []
+
+    def init_params(self, params: dict[str, np.ndarray], rng: np.random.RandomState) -> None:
+        """Fill freshly allocated parameter views with initial values.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            Views into the flat parameter buffer, written in place.
+        rng : RandomState
+        """
+
+    def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+             backends: dict[str, str]) -> None:
+        """Attach parameter/gradient views and kernel modules.
+
+        Parameters
+        ----------
+        params, grads : dict of str to ndarray
+            Views into the flat parameter and gradient buffers.
+        backends : dict of str to str
+            Backend per kernel name.
+        """
+        self._p = params
+        self._g = grads
+        self._k = {name: get_kernel(name, backends[name]) for name in self.kernels}
+
+    # --- math -----------------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """Compute the layer output for a batch (and keep what backward needs if ``train``).
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, *in_shape), C-contiguous
+        train : bool
+
+        Returns
+        -------
+        out : ndarray of shape (n, *out_shape)
+            May be a buffer owned by the layer (valid until the next forward call).
+        """
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """Write this layer's parameter gradients and return the input gradient.
+
+        Parameters
+        ----------
+        dout : ndarray of shape (n, *out_shape)
+            Gradient of the loss with respect to the last forward output.
+
+        Returns
+        -------
+        dx : ndarray of shape (n, *in_shape) or None
+            ``None`` when ``need_dx`` is False.
+        """
+        raise NotImplementedError
+
+    def torch_forward(self, x: Any, params: dict[str, Any]) -> Any:
+        """The same math in torch (autograd does the backward pass).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+        params : dict of str to torch.Tensor
+            Views into the flat torch parameter tensor.
+
+        Returns
+        -------
+        out : torch.Tensor
+        """
+        raise NotImplementedError
+
+    # --- buffers --------------------------------------------------------------------
+    def _buf(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A workspace reused across batches of the same shape (no allocation per step)."""
+        # keyed by shape too: training batches, the last short batch and prediction chunks
+        # each keep their own buffers instead of reallocating every epoch
+        cache = self.__dict__.setdefault("_bufs", {})
+        key = (name, shape, np.dtype(dtype).str)
+        b = cache.get(key)
+        if b is None:
+            b = np.empty(shape, dtype=dtype)
+            cache[key] = b
+        return b
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+def _act_code(name: str) -> int:
+    return ACTIVATIONS[name]
+
+
+@register_layer
+class Dense(Layer):
+    """Fully connected layer ``f(x @ W + b)``.
+
+    Parameters
+    ----------
+    units : int
+        Output width.
+    activation : {"identity", "relu", "tanh", "logistic", "gelu"}, default="identity"
+        Applied element-wise after the affine map.
+    """
+
+    kernels = ("dense",)
+    _config_keys = ("units", "activation")
+
+    def __init__(self, units: int, activation: str = "identity") -> None:
+        self.units = int(units)
+        self.activation = activation
+
+    def _out_shape(self, in_shape):
+        if len(in_shape) != 1:
+            raise ValueError(f"Dense: input must be flat (n, d); got per-sample shape {in_shape}.")
+        return (self.units,)
+
+    def param_shapes(self):
+        return [("W", (self.in_shape[0], self.units)), ("b", (self.units,))]
+
+    def init_params(self, params, rng):
+        fan_in, fan_out = self.in_shape[0], self.units
+        # Glorot uniform (sklearn's MLP uses it too); logistic gets the sqrt(2) wider bound.
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        params["W"][...] = rng.uniform(-bound, bound, params["W"].shape)
+        params["b"][...] = rng.uniform(-bound, bound, params["b"].shape)
+
+    def forward(self, x, train):
+        k = self._k["dense"]
+        n = x.shape[0]
+        z = self._buf("z", (n, self.units), x.dtype)
+        k.dense_forward(x, self._p["W"], self._p["b"], z)
+        act = _act_code(self.activation)
+        if act == 0:
+            a = z
+        elif act == 4:  # gelu's derivative needs z, so the output gets its own buffer
+            a = self._buf("a", z.shape, x.dtype)
+            k.activation_forward(z, act, a)
+        else:  # relu/tanh/sigmoid derivatives only need the output: compute in place
+            k.activation_forward(z, act, z)
+            a = z
+        if train:
+            self._x, self._z, self._a = x, z, a
+        return a
+
+    def backward(self, dout):
+        k = self._k["dense"]
+        act = _act_code(self.activation)
+        if act != 0:
+            dz = self._buf("dz", dout.shape, dout.dtype)
+            k.activation_backward(self._z, self._a, dout, act, dz)
+        else:
+            dz = dout
+        x = self._x
+        dx = self._buf("dx", x.shape, x.dtype) if self.need_dx else dz
+        k.dense_backward(x, self._p["W"], dz, dx, self._g["W"], self._g["b"], self.need_dx)
+        return dx if self.need_dx else None
+
+    def torch_forward(self, x, params):
+        import torch.nn.functional as F
+
+        return _torch_act(F.linear(x, params["W"].T, params["b"]), self.activation)
+
+
+def _torch_act(z, activation):
+    import torch
+    import torch.nn.functional as F
+
+    if activation == "relu":
+        return torch.relu(z)
+    if activation == "tanh":
+        return torch.tanh(z)
+    if activation in ("logistic", "sigmoid"):
+        return torch.sigmoid(z)
+    if activation == "gelu":
+        return F.gelu(z)
+    return z
+
+
+@register_layer
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, NCHW) followed by an activation.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int
+        Square window side.
+    stride : int, default=1
+    padding : int, default=0
+        Zero padding on every side.
+    activation : {"identity", "relu", "tanh", "logistic", "gelu"}, default="relu"
+    """
+
+    kernels = ("conv2d", "dense")
+    _config_keys = ("filters", "kernel_size", "stride", "padding", "activation")
+
+    def __init__(self, filters: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 activation: str = "relu") -> None:
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride)
+        self.padding = int(padding)
+        self.activation = activation
+
+    def _out_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ValueError(f"Conv2D: input must be (n, c, h, w); got per-sample shape {in_shape}.")
+        c, h, w = in_shape
+        oh = output_size(h, self.kernel_size, self.stride, self.padding)
+        ow = output_size(w, self.kernel_size, self.stride, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"Conv2D: a {self.kernel_size}x{self.kernel_size} window does not fit a {h}x{w} "
+                f"input with padding {self.padding}; use a smaller kernel_size or fewer pooling blocks.")
+        return (self.filters, oh, ow)
+
+    def param_shapes(self):
+        c = self.in_shape[0]
+        k = self.kernel_size
+        return [("W", (self.filters, c, k, k)), ("b", (self.filters,))]
+
+    def init_params(self, params, rng):
+        c, k = self.in_shape[0], self.kernel_size
+        fan_in = c * k * k
+        # He uniform for relu, Glorot-style otherwise.
+        bound = np.sqrt(6.0 / fan_in) if self.activation == "relu" else np.sqrt(6.0 / (fan_in + self.filters * k * k))
+        params["W"][...] = rng.uniform(-bound, bound, params["W"].shape)
+        params["b"][...] = 0.0
+
+    def forward(self, x, train):
+        n = x.shape[0]
+        c, _, _ = self.in_shape
+        f, oh, ow = self.out_shape
+        k = self.kernel_size
+        cols = self._buf("cols", (c * k * k, n * oh * ow), x.dtype)
+        z = self._buf("z", (n, f, oh, ow), x.dtype)
+        self._k["conv2d"].conv2d_forward(x, self._p["W"], self._p["b"], self.stride, self.padding, cols, z)
+        act = _act_code(self.activation)
+        a = z
+        if act == 4:
+            a = self._buf("a", z.shape, x.dtype)
+            self._k["dense"].activation_forward(z, act, a)
+        elif act != 0:
+            self._k["dense"].activation_forward(z, act, z)
+        if train:
+            self._z, self._a, self._cols, self._n = z, a, cols, n
+        return a
+
+    def backward(self, dout):
+        act = _act_code(self.activation)
+        dz = dout
+        if act != 0:
+            dz = self._buf("dz", dout.shape, dout.dtype)
+            self._k["dense"].activation_backward(self._z, self._a, dout, act, dz)
+        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+        self._k["conv2d"].conv2d_backward(self._cols, self._p["W"], dz, self.stride, self.padding,
+                                          dx, self._g["W"], self._g["b"], self.need_dx)
+        return dx if self.need_dx else None
+
+    def torch_forward(self, x, params):
+        import torch.nn.functional as F
+
+        z = F.conv2d(x, params["W"], params["b"], stride=self.stride, padding=self.padding)
+        return _torch_act(z, self.activation)
+
+
+class _Pool2D(Layer):
+    kernels = ("pool",)
+    _config_keys = ("pool_size", "stride")
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None) -> None:
+        self.pool_size = int(pool_size)
+        self.stride = None if stride is None else int(stride)
+
+    @property
+    def _step(self) -> int:
+        return self.pool_size if self.stride is None else self.stride
+
+    def _out_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ValueError(f"{type(self).__name__}: input must be (n, c, h, w); got per-sample shape {in_shape}.")
+        c, h, w = in_shape
+        oh = (h - self.pool_size) // self._step + 1
+        ow = (w - self.pool_size) // self._step + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"{type(self).__name__}: a {self.pool_size}x{self.pool_size} window does not fit a "
+                f"{h}x{w} input; use fewer pooling blocks or larger images.")
+        return (c, oh, ow)
+
+
+@register_layer
+class MaxPool2D(_Pool2D):
+    """Max pooling over square windows (no padding, floor mode).
+
+    Parameters
+    ----------
+    pool_size : int, default=2
+    stride : int, default=None
+        ``None`` means ``pool_size``.
+    """
+
+    def forward(self, x, train):
+        n = x.shape[0]
+        out = self._buf("out", (n, *self.out_shape), x.dtype)
+        am = self._buf("argmax", out.shape, np.dtype(np.int64))
+        self._k["pool"].maxpool2d_forward(x, self.pool_size, self._step, out, am)
+        self._n, self._argmax = n, am
+        return out
+
+    def backward(self, dout):
+        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+        self._k["pool"].maxpool2d_backward(dout, self._argmax, dx)
+        return dx
+
+    def torch_forward(self, x, params):
+        import torch.nn.functional as F
+
+        return F.max_pool2d(x, self.pool_size, self._step)
+
+
+@register_layer
+class AvgPool2D(_Pool2D):
+    """Average pooling over square windows (no padding, floor mode).
+
+    Parameters
+    ----------
+    pool_size : int, default=2
+    stride : int, default=None
+        ``None`` means ``pool_size``.
+    """
+
+    def forward(self, x, train):
+        n = x.shape[0]
+        out = self._buf("out", (n, *self.out_shape), x.dtype)
+        self._k["pool"].avgpool2d_forward(x, self.pool_size, self._step, out)
+        self._n = n
+        return out
+
+    def backward(self, dout):
+        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+        self._k["pool"].avgpool2d_backward(dout, self.pool_size, self._step, dx)
+        return dx
+
+    def torch_forward(self, x, params):
+        import torch.nn.functional as F
+
+        return F.avg_pool2d(x, self.pool_size, self._step)
+
+
+@register_layer
+class Flatten(Layer):
+    """Reshape (n, c, h, w) to (n, c*h*w) (a view; no copy)."""
+
+    def _out_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)
+
+    def forward(self, x, train):
+        self._n = x.shape[0]
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._n, *self.in_shape)
+
+    def torch_forward(self, x, params):
+        return x.reshape(x.shape[0], -1)
+
+
+class Network:
+    """A sequence of layers sharing one flat parameter buffer and one flat gradient buffer.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    input_shape : tuple of int
+        Per-sample input shape.
+    dtype : numpy dtype
+        float32 or float64.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        Every parameter, each layer's tensors being views into it.
+    grads : ndarray of shape (n_params,)
+        Gradients, laid out like ``params``.
+    layout : list of (int, str, int, int, tuple)
+        ``(layer index, name, offset, size, shape)`` per parameter tensor.
+    output_shape : tuple of int
+    """
+
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], dtype: Any) -> None:
+        self.layers = layers
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.dtype = np.dtype(dtype)
+        shape = self.input_shape
+        self.layout = []
+        offset = 0
+        for i, layer in enumerate(layers):
+            shape = layer.build(shape)
+            layer.need_dx = i > 0
+            for name, pshape in layer.param_shapes():
+                size = int(np.prod(pshape))
+                self.layout.append((i, name, offset, size, tuple(pshape)))
+                offset += size
+        self.output_shape = shape
+        self.n_params = offset
+        self.params = np.zeros(offset, dtype=self.dtype)
+        self.grads = np.zeros(offset, dtype=self.dtype)
+        self.backends: dict[str, str] = {}
+
+    def kernel_names(self) -> list[str]:
+        """Return the kernel names used by the layers (each once, in order).
+
+        Returns
+        -------
+        names : list of str
+        """
+        names: list[str] = []
+        for layer in self.layers:
+            for k in layer.kernels:
+                if k not in names:
+                    names.append(k)
+        return names
+
+    def views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per-layer dicts of views into ``flat`` (a params-shaped buffer).
+
+        Parameters
+        ----------
+        flat : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        views : list of dict
+        """
+        out: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for i, name, off, size, shape in self.layout:
+            out[i][name] = flat[off:off + size].reshape(shape)
+        return out
+
+    def init_params(self, rng: np.random.RandomState) -> None:
+        """Initialise every parameter in place.
+
+        Parameters
+        ----------
+        rng : RandomState
+        """
+        for layer, v in zip(self.layers, self.views(self.params)):
+            # initialise in float64 then cast, so float32 and float64 models start alike
+            tmp = {k: np.empty(a.shape) for k, a in v.items()}
+            layer.init_params(tmp, rng)
+            for k, a in v.items():
+                a[...] = tmp[k]
+
+    def bind(self, backends: dict[str, str]) -> None:
+        """Attach views and kernels to every layer.
+
+        Parameters
+        ----------
+        backends : dict of str to str
+            Backend per kernel name.
+        """
+        self.backends = dict(backends)
+        for layer, p, g in zip(self.layers, self.views(self.params), self.views(self.grads)):
+            layer.bind(p, g, self.backends)
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """Run every layer forward.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, *input_shape), C-contiguous, of ``dtype``
+        train : bool
+            Keep what the backward pass needs.
+
+        Returns
+        -------
+        out : ndarray of shape (n, *output_shape)
+        """
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def backward(self, dout: np.ndarray) -> None:
+        """Backpropagate ``dout`` through every layer, filling :attr:`grads`.
+
+        Parameters
+        ----------
+        dout : ndarray of shape (n, *output_shape)
+        """
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+            if dout is None:
+                break
+
+    def architecture(self) -> list[dict]:
+        """JSON description of the layers.
+
+        Returns
+        -------
+        configs : list of dict
+        """
+        return [layer.get_config() for layer in self.layers]
+
+    @classmethod
+    def from_architecture(cls, configs: list[dict], input_shape, dtype) -> "Network":
+        """Rebuild a network (parameters zeroed) from :meth:`architecture`.
+
+        Parameters
+        ----------
+        configs : list of dict
+        input_shape : tuple of int
+        dtype : numpy dtype
+
+        Returns
+        -------
+        network : Network
+        """
+        return cls([layer_from_config(c) for c in configs], input_shape, dtype)
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        # pickling copied the views; point the layers back into the flat buffers
+        if self.backends:
+            self.bind(self.backends)
+
