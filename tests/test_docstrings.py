@@ -13,7 +13,8 @@ from numpydoc.validate import validate
 MODULES = ["maaskit", "maaskit.recommender", "maaskit.metrics", "maaskit.model_selection",
            "maaskit.datasets", "maaskit.persistence", "maaskit.registry", "maaskit.serving",
            "maaskit.client", "maaskit.svm", "maaskit.linear_model",
-           "maaskit.neural_network", "maaskit.distributed", "maaskit.ensemble"]
+           "maaskit.neural_network", "maaskit.distributed", "maaskit.ensemble",
+           "maaskit.text"]
 # Checks we hold the public API to: missing docstring, summary form, undocumented or
 # misnamed parameters, missing Returns, bad section order.
 CHECKS = {"GL08", "SS01", "SS03", "PR01", "PR02", "PR03", "RT01", "GL07", "SS06"}

@@ -24,6 +24,7 @@ _AUTO_ORDER: dict[str, tuple[str, ...]] = {
     "svdpp": ("numba", "cython", "numpy"),
     "optim": ("numba", "cython", "numpy"),
     "linear": ("numba", "cython", "numpy"),
+    "word2vec": ("numba", "cython", "numpy"),
 }
 _DEFAULT_ORDER = ("cython", "numba", "numpy")
 

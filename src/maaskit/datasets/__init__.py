@@ -5,8 +5,10 @@ and ``item`` and, optionally, ``rating`` (float) and ``timestamp`` (int64 unix s
 """
 
 from ._home import get_data_home
+from ._images import load_mnist
 from ._movielens import fetch_movielens, load_movielens
 from ._synthetic import load_default_catalogue, make_interactions
+from ._text import load_sentiment
 
 __all__ = [
     "get_data_home",
@@ -14,4 +16,6 @@ __all__ = [
     "fetch_movielens",
     "make_interactions",
     "load_default_catalogue",
+    "load_mnist",
+    "load_sentiment",
 ]
