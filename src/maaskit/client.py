@@ -181,11 +181,8 @@ class Client:
         answer : dict
             ``{"model", "version", "user_id", "items", "scores"}``.
         """
-        params = {"n": n, "exclude_seen": "true" if exclude_seen else "false"}
-        if model is not None:
-            params["model"] = model
-        if version is not None:
-            params["version"] = str(version)
+        params = _model_params({"n": n, "exclude_seen": "true" if exclude_seen else "false"},
+                               model, version)
         return self._request("GET", f"/v1/recommend/{_quote(user_id)}", params=params)
 
     def similar(self, item_id: Any, *, model: str | None = None, n: int = 10, version: Any = None) -> dict:
@@ -207,11 +204,7 @@ class Client:
         answer : dict
             ``{"model", "version", "item_id", "items", "scores"}``.
         """
-        params: dict = {"n": n}
-        if model is not None:
-            params["model"] = model
-        if version is not None:
-            params["version"] = str(version)
+        params = _model_params({"n": n}, model, version)
         return self._request("GET", f"/v1/similar/{_quote(item_id)}", params=params)
 
     def predict(self, model: str, instances: Any, *, method: str = "predict", version: Any = None) -> list:
@@ -378,6 +371,15 @@ class Client:
             return bool(self._request("GET", "/v2/health/ready").get("ready"))
         except (ServiceError, ServiceUnavailableError):
             return False
+
+
+def _model_params(params: dict, model: str | None, version: Any) -> dict:
+    """``params`` with the optional ``model`` and ``version`` query parameters added."""
+    if model is not None:
+        params["model"] = model
+    if version is not None:
+        params["version"] = str(version)
+    return params
 
 
 def _quote(value: Any) -> str:

@@ -1,31 +1,12 @@
-"""Fixtures of the registry tests: small fitted recommenders (fast to train)."""
+"""Fixtures of the serving tests: small fitted recommenders, shared with the other suite."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import pytest
+import runpy
+from pathlib import Path
 
-from maaskit import Recommender
-
-
-def plays(seed: int = 0, n_users: int = 30, n_items: int = 25) -> pd.DataFrame:
-    """Implicit plays with integer ids: every user has 6 distinct items."""
-    rng = np.random.RandomState(seed)
-    rows = [(u, int(i)) for u in range(n_users) for i in rng.choice(n_items, 6, replace=False)]
-    return pd.DataFrame(rows, columns=["user", "item"])
-
-
-@pytest.fixture
-def model():
-    return Recommender("als", n_factors=8, max_iter=3, random_state=0).fit(plays(0))
-
-
-@pytest.fixture
-def other_model():
-    return Recommender("als", n_factors=8, max_iter=3, random_state=1).fit(plays(1))
-
-
-@pytest.fixture
-def make_plays():
-    return plays
+_shared = runpy.run_path(str(Path(__file__).parents[1] / "_serving_fixtures.py"))
+plays = _shared["plays"]
+model = _shared["model"]
+other_model = _shared["other_model"]
+make_plays = _shared["make_plays"]

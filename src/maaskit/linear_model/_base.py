@@ -96,6 +96,31 @@ def check_weighted_classes(sw, idx, classes, where: str) -> None:
         )
 
 
+def weighted_samples(sample_weight, X, class_weight, classes, idx) -> np.ndarray:
+    """Per-sample weights (float64, not normalised) times the ``class_weight`` multipliers."""
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    return sw * class_weights(class_weight, classes, idx)
+
+
+def split_penalty(penalty, l1_ratio: float, strength: float) -> tuple[float, float]:
+    """``(alpha2, alpha1)``: the L2 and L1 parts of a penalty of total ``strength``."""
+    l1 = {"l1": 1.0, "elasticnet": l1_ratio}.get(penalty, 0.0)
+    return strength * (1 - l1), strength * l1
+
+
+def encode_targets(idx, n_classes: int, dtype, one_hot: bool) -> np.ndarray:
+    """Target matrix of a linear classifier from class indices.
+
+    Two classes give one column of +-1 (the positive class is ``classes_[1]``); more give
+    one column per class: 1/0 (``one_hot``, the multinomial loss) or +-1 (one-vs-rest).
+    """
+    if n_classes == 2:
+        return np.where(idx == 1, 1.0, -1.0).astype(dtype)[:, None]
+    Y = np.full((len(idx), n_classes), 0.0 if one_hot else -1.0, dtype=dtype)
+    Y[np.arange(len(idx)), idx] = 1.0
+    return Y
+
+
 def class_weights(class_weight, classes, idx) -> np.ndarray:
     """Return the per-sample multiplier for ``class_weight`` (None, "balanced" or dict)."""
     if class_weight is None:
@@ -134,13 +159,76 @@ def decision(est, X):
     return np.asarray(Z) + np.asarray(est.intercept_, dtype=Z.dtype)
 
 
-def warn_not_converged(where: str, max_iter: int) -> None:
-    """Emit scikit-learn's ConvergenceWarning."""
+def squeeze_binary(Z: np.ndarray) -> np.ndarray:
+    """Scores as returned by ``decision_function``: 1-D for one column, else unchanged."""
+    return Z[:, 0] if Z.shape[1] == 1 else Z
+
+
+def labels_from_scores(classes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Predicted labels: ``classes[1]`` where a 1-D score is positive, else the argmax column."""
+    if scores.ndim == 1:
+        return classes[(scores > 0).astype(np.intp)]
+    return classes[np.argmax(scores, axis=1)]
+
+
+def logistic_proba(Z: np.ndarray) -> np.ndarray:
+    """Probabilities of raw scores: sigmoid of one column (two classes), else softmax."""
+    if Z.shape[1] == 1:
+        return two_columns(sigmoid(Z[:, 0]))
+    return softmax(Z)
+
+
+def two_columns(p: np.ndarray) -> np.ndarray:
+    """``[1 - p, p]``: both class probabilities from the positive-class one."""
+    return np.column_stack([1 - p, p])
+
+
+def log_of(proba: np.ndarray) -> np.ndarray:
+    """Natural log of probabilities, ``-inf`` for exact zeros without a warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(proba)
+
+
+class SparseInputMixin:
+    """Declares CSR input support in the estimator tags (mixed in before ``BaseEstimator``)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class LinearClassifierMixin:
+    """``predict`` of classifiers whose ``decision_function`` gives one score per class.
+
+    Mixed in before :class:`sklearn.base.ClassifierMixin`; the class defines
+    ``decision_function`` and ``classes_``.
+    """
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        scores = self.decision_function(X)  # first: it raises NotFittedError before fit
+        return labels_from_scores(self.classes_, scores)
+
+
+def warn_not_converged(where: str, max_iter: int, stacklevel: int = 3) -> None:
+    """Emit scikit-learn's ConvergenceWarning (``stacklevel`` 3 points at the caller of fit)."""
     warnings.warn(
         f"{where}: did not converge within max_iter={max_iter} iterations; increase max_iter "
         "or tol, or scale the features.",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 

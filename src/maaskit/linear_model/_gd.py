@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from .._backend import get_kernel
 from ..exceptions import ModelFitError
+from ._base import warn_not_converged
 
 
 @dataclass
@@ -216,6 +217,30 @@ def lipschitz(X, sample_weight: np.ndarray, curvature: float, fit_intercept: boo
             g = np.append(g, u.sum())
         lam, v = float(np.linalg.norm(g)) / n, g
     return margin * curvature * max(lam, 1e-12)
+
+
+def step_bound(prob: Problem, curvature: float) -> float:
+    """Lipschitz constant ``L`` of the smooth objective: the loss bound plus the L2 curvature."""
+    L = lipschitz(prob.X, prob.sample_weight, curvature, prob.fit_intercept)
+    return L + float(np.max(prob.l2_diag, initial=0.0))
+
+
+def fit_full_batch(prob: Problem, curvature: float, momentum: float | None, max_iter: int,
+                   tol: float, where: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """Run :func:`full_batch` with step ``1 / L``, warn when it did not converge.
+
+    Returns
+    -------
+    n_iter, coef, intercept
+        Steps taken and the coefficients in the original (unscaled) variables.
+    """
+    n_iter, converged, _ = full_batch(prob, 1.0 / step_bound(prob, curvature), momentum,
+                                      max_iter, tol, where)
+    if not converged:
+        # stacklevel 4: warn_not_converged <- here <- the estimator's fit <- its caller
+        warn_not_converged(where, max_iter, stacklevel=4)
+    coef, intercept = prob.get_coef()
+    return n_iter, coef, intercept
 
 
 def _check_finite(prob: Problem, where: str) -> None:

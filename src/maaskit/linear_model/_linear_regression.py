@@ -20,7 +20,7 @@ from . import _base, _gd
 
 
 @register
-class LinearRegression(PersistableMixin, RegressorMixin, BaseEstimator):
+class LinearRegression(_base.SparseInputMixin, PersistableMixin, RegressorMixin, BaseEstimator):
     """Ordinary least squares linear regression, solved exactly or by gradient descent.
 
     Minimises ``sum_i w_i |y_i - x_i . coef - b|^2``. ``solver="lstsq"`` solves it directly
@@ -105,12 +105,8 @@ class LinearRegression(PersistableMixin, RegressorMixin, BaseEstimator):
             prob = _gd.make_problem(X, Y.astype(X.dtype), sw.astype(X.dtype),
                                     LOSSES["squared_error"], 0.0, 0.0, 0.0,
                                     self.fit_intercept, self.backend_)
-            L = _gd.lipschitz(prob.X, prob.sample_weight, 1.0, self.fit_intercept)
-            n_iter, converged, _ = _gd.full_batch(prob, 1.0 / L, None, self.max_iter, self.tol,
-                                                  where)
-            if not converged:
-                _base.warn_not_converged(where, self.max_iter)
-            coef, intercept = prob.get_coef()
+            n_iter, coef, intercept = _gd.fit_full_batch(prob, _base.CURVATURE["squared_error"],
+                                                         None, self.max_iter, self.tol, where)
             self.n_iter_ = n_iter
         coef = np.asarray(coef, dtype=np.float64).T
         intercept = np.asarray(intercept, dtype=np.float64)
@@ -162,7 +158,6 @@ class LinearRegression(PersistableMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 

@@ -17,7 +17,8 @@ from . import _base, _gd
 
 
 @register
-class LogisticRegression(PersistableMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, PersistableMixin,
+                         ClassifierMixin, BaseEstimator):
     """Binary and multinomial logistic regression fitted by full-batch gradient descent.
 
     Minimises ``sum_i w_i l_i / sum_i w_i + R(coef) / (C * sum_i w_i)`` (scikit-learn's
@@ -111,30 +112,19 @@ class LogisticRegression(PersistableMixin, ClassifierMixin, BaseEstimator):
         X, y = _base.check_Xy(self, X, y, where)
         self.classes_, idx = _base.encode_classes(self, y, where)
         self.backend_ = _base.resolve(self, where)
-        k = len(self.classes_)
-        sw = np.asarray(
-            _base._check_sample_weight(sample_weight, X, dtype=np.float64), dtype=np.float64
-        ) * _base.class_weights(self.class_weight, self.classes_, idx)
+        sw = _base.weighted_samples(sample_weight, X, self.class_weight, self.classes_, idx)
         _base.check_weighted_classes(sw, idx, self.classes_, where)
         total = sw.sum()
         sw = _base.normalised_weights(sw, X, X.dtype)
-        if k == 2:
-            Y = np.where(idx == 1, 1.0, -1.0).astype(X.dtype)[:, None]
-            loss_name = "log_loss"
-        else:
-            Y = np.zeros((len(idx), k), dtype=X.dtype)
-            Y[np.arange(len(idx)), idx] = 1.0
-            loss_name = "multinomial"
+        Y = _base.encode_targets(idx, len(self.classes_), X.dtype, one_hot=True)
+        loss_name = "log_loss" if Y.shape[1] == 1 else "multinomial"
         strength = 0.0 if self.penalty is None else 1.0 / (self.C * total)
-        l1 = {"l1": 1.0, "elasticnet": self.l1_ratio}.get(self.penalty, 0.0)
-        prob = _gd.make_problem(X, Y, sw, _gd_loss(loss_name), 0.0, strength * (1 - l1),
-                                strength * l1, self.fit_intercept, self.backend_)
-        L = _gd.lipschitz(prob.X, sw, _base.CURVATURE[loss_name], self.fit_intercept)
-        L += float(np.max(prob.l2_diag, initial=0.0))
-        n_iter, converged, _ = _gd.full_batch(prob, 1.0 / L, self.momentum, self.max_iter, self.tol, where)
-        if not converged:
-            _base.warn_not_converged(where, self.max_iter)
-        coef, intercept = prob.get_coef()
+        alpha2, alpha1 = _base.split_penalty(self.penalty, self.l1_ratio, strength)
+        prob = _gd.make_problem(X, Y, sw, _gd_loss(loss_name), 0.0, alpha2, alpha1,
+                                self.fit_intercept, self.backend_)
+        n_iter, coef, intercept = _gd.fit_full_batch(prob, _base.CURVATURE[loss_name],
+                                                     self.momentum, self.max_iter, self.tol,
+                                                     where)
         self.coef_ = np.ascontiguousarray(coef.T, dtype=np.float64)
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
         self.n_iter_ = np.array([n_iter])
@@ -153,8 +143,7 @@ class LogisticRegression(PersistableMixin, ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Log-odds of the positive class (two classes) or per-class scores.
         """
-        Z = _base.decision(self, X)
-        return Z[:, 0] if Z.shape[1] == 1 else Z
+        return _base.squeeze_binary(_base.decision(self, X))
 
     def predict_proba(self, X):
         """Return class probabilities.
@@ -169,11 +158,7 @@ class LogisticRegression(PersistableMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, columns in the order of ``classes_``.
         """
-        Z = _base.decision(self, X)
-        if Z.shape[1] == 1:
-            p = _base.sigmoid(Z[:, 0])
-            return np.column_stack([1 - p, p])
-        return _base.softmax(Z)
+        return _base.logistic_proba(_base.decision(self, X))
 
     def predict_log_proba(self, X):
         """Return the logarithm of the class probabilities.
@@ -188,30 +173,7 @@ class LogisticRegression(PersistableMixin, ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Predict class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels.
-        """
-        Z = _base.decision(self, X)
-        idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
-        return self.classes_[idx]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
+        return _base.log_of(self.predict_proba(X))
 
 
 def _gd_loss(name: str) -> int:

@@ -39,7 +39,7 @@ _SGD_CONSTRAINTS = {
 _MAX_DECAYS = 3
 
 
-class _BaseSGD(PersistableMixin, BaseEstimator):
+class _BaseSGD(_base.SparseInputMixin, PersistableMixin, BaseEstimator):
     """Training loop shared by :class:`SGDClassifier` and :class:`SGDRegressor`."""
 
     _name = "SGD"
@@ -51,17 +51,16 @@ class _BaseSGD(PersistableMixin, BaseEstimator):
         return min(256, n) if self.batch_size == "auto" else int(self.batch_size)
 
     def _new_problem(self, X, Y, sw, rng, scaling=None):
-        l1 = {"l1": 1.0, "elasticnet": self.l1_ratio}.get(self.penalty, 0.0)
         a = 0.0 if self.penalty is None else self.alpha
+        alpha2, alpha1 = _base.split_penalty(self.penalty, self.l1_ratio, a)
         name = self._loss_name(Y.shape[1])
-        return name, _gd.make_problem(X, Y, sw, LOSSES[name], self.epsilon, a * (1 - l1), a * l1,
+        return name, _gd.make_problem(X, Y, sw, LOSSES[name], self.epsilon, alpha2, alpha1,
                                       self.fit_intercept, self.backend_, scaling=scaling, rng=rng)
 
     def _initial_lr(self, prob, name: str) -> float:
         if self.eta0 is not None:
             return float(self.eta0)
-        L = _gd.lipschitz(prob.X, prob.sample_weight, _base.CURVATURE[name], self.fit_intercept)
-        return 1.0 / (L + float(np.max(prob.l2_diag, initial=0.0)))
+        return 1.0 / _gd.step_bound(prob, _base.CURVATURE[name])
 
     def _run(self, X, Y, sw, where: str, epochs: int, incremental: bool):
         """Run ``epochs`` passes (or until the stopping rule fires) from the current state."""
@@ -130,6 +129,13 @@ class _BaseSGD(PersistableMixin, BaseEstimator):
                 self.__dict__.pop(name, None)
         return self._run(X, Y, sw, where, 1 if incremental else self.max_iter, incremental)
 
+    def _fit_all(self, X, y, sample_weight, where: str):
+        """``fit``: forget the previous state unless ``warm_start``, then run ``max_iter`` epochs."""
+        if not self.warm_start:
+            for name in ("coef_", "intercept_", "_sgd_state", "n_iter_"):
+                self.__dict__.pop(name, None)
+        return self._fit(X, y, sample_weight, where, incremental=False)
+
     def _check_y_again(self, X, y):
         from sklearn.utils.validation import column_or_1d
 
@@ -141,14 +147,9 @@ class _BaseSGD(PersistableMixin, BaseEstimator):
             )
         return y
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
 
 @register
-class SGDClassifier(ClassifierMixin, _BaseSGD):
+class SGDClassifier(_base.LinearClassifierMixin, ClassifierMixin, _BaseSGD):
     """Linear classifier fitted by mini-batch stochastic gradient descent with momentum.
 
     Minimises ``sum_i w_i l(y_i, x_i . coef + b) / sum_i w_i + alpha * R(coef)`` by
@@ -262,20 +263,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             self.classes_, idx = _base.encode_classes(self, y, where, classes)
         else:
             _, idx = _base.encode_classes(self, y, where, self.classes_)
-        k = len(self.classes_)
-        sw = _base._check_sample_weight(sample_weight, X, dtype=np.float64)
-        sw = sw * _base.class_weights(self.class_weight, self.classes_, idx)
+        sw = _base.weighted_samples(sample_weight, X, self.class_weight, self.classes_, idx)
         if first and classes is None:  # fit, not a partial_fit batch
             _base.check_weighted_classes(sw, idx, self.classes_, where)
         sw = _base.normalised_weights(sw, X, X.dtype)
-        if k == 2:
-            Y = np.where(idx == 1, 1.0, -1.0).astype(X.dtype)[:, None]
-        elif self.loss == "log_loss":
-            Y = np.zeros((len(idx), k), dtype=X.dtype)
-            Y[np.arange(len(idx)), idx] = 1.0
-        else:
-            Y = np.full((len(idx), k), -1.0, dtype=X.dtype)
-            Y[np.arange(len(idx)), idx] = 1.0
+        Y = _base.encode_targets(idx, len(self.classes_), X.dtype,
+                                 one_hot=self.loss == "log_loss")
         return Y, sw
 
     def _store(self, coef, intercept):
@@ -299,10 +292,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self : SGDClassifier
             The fitted estimator.
         """
-        if not self.warm_start:
-            for name in ("coef_", "intercept_", "_sgd_state", "n_iter_"):
-                self.__dict__.pop(name, None)
-        return self._fit(X, y, sample_weight, "SGDClassifier.fit", incremental=False)
+        return self._fit_all(X, y, sample_weight, "SGDClassifier.fit")
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch of SGD on a batch of a stream.
@@ -345,25 +335,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Signed distance to the hyperplane (two classes) or per-class scores.
         """
-        Z = _base.decision(self, X)
-        return Z[:, 0] if Z.shape[1] == 1 else Z
-
-    def predict(self, X):
-        """Predict class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels.
-        """
-        Z = _base.decision(self, X)
-        idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
-        return self.classes_[idx]
+        return _base.squeeze_binary(_base.decision(self, X))
 
     def _has_proba(self):
         return self.loss in ("log_loss", "modified_huber")
@@ -384,13 +356,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         """
         Z = _base.decision(self, X)
         if self.loss == "log_loss":
-            if Z.shape[1] == 1:
-                p = _base.sigmoid(Z[:, 0])
-                return np.column_stack([1 - p, p])
-            return _base.softmax(Z)
+            return _base.logistic_proba(Z)
         P = (np.clip(Z, -1, 1) + 1) / 2
         if Z.shape[1] == 1:
-            return np.column_stack([1 - P[:, 0], P[:, 0]])
+            return _base.two_columns(P[:, 0])
         s = P.sum(axis=1, keepdims=True)
         zero = s[:, 0] == 0
         P[zero] = 1.0
@@ -411,8 +380,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return _base.log_of(self.predict_proba(X))
 
 
 @register
@@ -530,10 +498,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self : SGDRegressor
             The fitted estimator.
         """
-        if not self.warm_start:
-            for name in ("coef_", "intercept_", "_sgd_state", "n_iter_"):
-                self.__dict__.pop(name, None)
-        return self._fit(X, y, sample_weight, "SGDRegressor.fit", incremental=False)
+        return self._fit_all(X, y, sample_weight, "SGDRegressor.fit")
 
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch of SGD on a batch of a stream.

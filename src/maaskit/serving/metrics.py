@@ -76,6 +76,14 @@ class Histogram:
         return out
 
 
+def _histogram(table: dict, key: tuple, buckets: Iterable[float]) -> Histogram:
+    """The histogram of ``key`` in ``table``, created empty on first use (caller holds the lock)."""
+    h = table.get(key)
+    if h is None:
+        h = table[key] = Histogram(buckets)
+    return h
+
+
 class Metrics:
     """Counters and histograms of one server, rendered in the Prometheus text format."""
 
@@ -103,10 +111,7 @@ class Metrics:
         key = (route, method, str(status))
         with self._lock:
             self.requests[key] = self.requests.get(key, 0) + 1
-            h = self.latency.get((route,))
-            if h is None:
-                h = self.latency[(route,)] = Histogram(_LATENCY_BUCKETS)
-            h.observe(seconds)
+            _histogram(self.latency, (route,), _LATENCY_BUCKETS).observe(seconds)
 
     def observe_batch(self, model: str, size: int) -> None:
         """Record the size of one micro-batch.
@@ -119,10 +124,7 @@ class Metrics:
             Requests in the batch.
         """
         with self._lock:
-            h = self.batch_sizes.get((model,))
-            if h is None:
-                h = self.batch_sizes[(model,)] = Histogram(_BATCH_BUCKETS)
-            h.observe(size)
+            _histogram(self.batch_sizes, (model,), _BATCH_BUCKETS).observe(size)
 
     def observe_load(self, model: str, version: int) -> None:
         """Count a model load (first use or hot reload).

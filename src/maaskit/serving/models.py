@@ -168,11 +168,7 @@ class LoadedModel:
         -------
         user : object
         """
-        uid = self._convert(raw, self._user_kind)
-        if uid is None or uid not in self._users:
-            raise ServiceError(404, "unknown_user", str(UnknownIdError("user", [raw], len(self._users), where)),
-                               {"user_id": raw if isinstance(raw, (str, int)) else repr(raw)})
-        return uid
+        return self._known_id(raw, "user", self._user_kind, self._users, where)
 
     def item_id(self, raw: Any, where: str) -> Any:
         """Convert a request's item id to the model's id type; 404 when unknown.
@@ -188,11 +184,16 @@ class LoadedModel:
         -------
         item : object
         """
-        iid = self._convert(raw, self._item_kind)
-        if iid is None or iid not in self._items:
-            raise ServiceError(404, "unknown_item", str(UnknownIdError("item", [raw], len(self._items), where)),
-                               {"item_id": raw if isinstance(raw, (str, int)) else repr(raw)})
-        return iid
+        return self._known_id(raw, "item", self._item_kind, self._items, where)
+
+    def _known_id(self, raw: Any, entity: str, kind: str, known: Any, where: str) -> Any:
+        """Convert ``raw`` with :meth:`_convert`; 404 ``unknown_<entity>`` when not in ``known``."""
+        key = self._convert(raw, kind)
+        if key is None or key not in known:
+            raise ServiceError(404, f"unknown_{entity}",
+                               str(UnknownIdError(entity, [raw], len(known), where)),
+                               {f"{entity}_id": raw if isinstance(raw, (str, int)) else repr(raw)})
+        return key
 
     def check_n(self, n: Any, where: str, limit: int | None = None) -> int:
         """Check ``n`` (how many items) against the catalogue size; 400 when out of range.

@@ -177,6 +177,20 @@ def build_routes(state: Any) -> list[Route]:
         auth.require(request.headers, "read", name)
         return await store.get(name, ref, where)
 
+    async def recommender_model(request: Request, where: str) -> LoadedModel:
+        # /v1/recommend and /v1/similar: the model comes from ?model= (or the default)
+        model = await get_model(request, model_name(request, "model"),
+                                request.query_params.get("version"), where)
+        model._require_recommender(where)
+        return model
+
+    def require_publish(request: Request, name: str, where: str, what: str) -> None:
+        # 403 without a publish scope, or when the server was started without --allow-publish
+        auth.require(request.headers, "publish", name)
+        if not state.allow_publish:
+            raise ServiceError(403, "publish_disabled", f"{where}: {what} over HTTP is disabled on this server; "
+                                                         f"start it with --allow-publish.")
+
     # ------------------------------------------------------------------ V2 health and metadata
     async def live(request: Request) -> Response:
         return JSONResponse({"live": True})
@@ -213,10 +227,8 @@ def build_routes(state: Any) -> list[Route]:
     # ------------------------------------------------------------------ /v1 domain endpoints
     async def recommend(request: Request) -> Response:
         q = request.query_params
-        name = model_name(request, "model")
         where = "GET /v1/recommend"
-        model = await get_model(request, name, q.get("version"), where)
-        model._require_recommender(where)
+        model = await recommender_model(request, where)
         user = model.user_id(request.path_params["user_id"], where)
         n = model.check_n(q.get("n", "10"), where)
         exclude_seen = _bool_param(q.get("exclude_seen"), "exclude_seen", True)
@@ -226,10 +238,8 @@ def build_routes(state: Any) -> list[Route]:
 
     async def similar(request: Request) -> Response:
         q = request.query_params
-        name = model_name(request, "model")
         where = "GET /v1/similar"
-        model = await get_model(request, name, q.get("version"), where)
-        model._require_recommender(where)
+        model = await recommender_model(request, where)
         item = model.item_id(request.path_params["item_id"], where)
         n = model.check_n(q.get("n", "10"), where, limit=model.n_items - 1)
         ids, scores = model.similar(item, n)
@@ -278,10 +288,7 @@ def build_routes(state: Any) -> list[Route]:
     async def publish(request: Request) -> Response:
         name = request.path_params["name"]
         where = f"POST /v1/models/{name}"
-        auth.require(request.headers, "publish", name)
-        if not state.allow_publish:
-            raise ServiceError(403, "publish_disabled", f"{where}: publishing over HTTP is disabled on this server; "
-                                                         f"start it with --allow-publish.")
+        require_publish(request, name, where, "publishing")
         try:
             validate_name(name, where=where)
         except ValueError as exc:
@@ -306,10 +313,7 @@ def build_routes(state: Any) -> list[Route]:
     async def set_alias(request: Request) -> Response:
         name, alias = request.path_params["name"], request.path_params["alias"]
         where = f"PUT /v1/models/{name}/aliases/{alias}"
-        auth.require(request.headers, "publish", name)
-        if not state.allow_publish:
-            raise ServiceError(403, "publish_disabled", f"{where}: changing aliases over HTTP is disabled on this "
-                                                         f"server; start it with --allow-publish.")
+        require_publish(request, name, where, "changing aliases")
         body = await read_json(request, state.max_body_bytes)
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, int) or isinstance(version, bool):

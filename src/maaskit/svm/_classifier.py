@@ -29,6 +29,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._backend import get_kernel, resolve_backend
 from .._config import effective_n_threads
 from .._kernels.reference.svm_kernel import KERNELS, kernel_matrix, row_norms_sq
+from ..linear_model._base import (SparseInputMixin, encode_targets, labels_from_scores, log_of,
+                                  two_columns)
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._newton import newton_l2svm
@@ -69,7 +71,7 @@ def _has_probability(est: "SVMClassifier") -> bool:
 
 
 @register
-class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
+class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEstimator):
     """Soft-margin support vector classifier with linear, polynomial, RBF or sigmoid kernels.
 
     Minimises ``1/2 ||w||^2 + C sum_i loss(y_i f(x_i))``. The linear kernel treats the
@@ -238,12 +240,6 @@ class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.backend = backend
 
-    # ------------------------------------------------------------------ tags
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y) -> "SVMClassifier":
         """Fit the classifier.
@@ -319,11 +315,8 @@ class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         return float(self.gamma)
 
     def _targets(self, y_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = len(self.classes_)
-        if k == 2:
-            Y = np.where(y_idx == 1, 1.0, -1.0)[None, :]
-        else:
-            Y = np.where(y_idx[None, :] == np.arange(k)[:, None], 1.0, -1.0)
+        # one row of +-1 per binary problem (one for two classes, else one-vs-rest)
+        Y = encode_targets(y_idx, len(self.classes_), np.float64, one_hot=False).T
         upper = np.broadcast_to(float(self.C) * self.class_weight_[y_idx], Y.shape)
         return np.ascontiguousarray(Y), np.ascontiguousarray(upper)
 
@@ -496,10 +489,8 @@ class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The class of largest decision value.
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(np.intp)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        scores = self.decision_function(X)  # first: it raises NotFittedError before fit
+        return labels_from_scores(self.classes_, scores)
 
     @available_if(_has_probability)
     def predict_proba(self, X) -> np.ndarray:
@@ -520,8 +511,7 @@ class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            p1 = sigmoid_predict(scores, self.probA_[0], self.probB_[0])
-            return np.column_stack([1.0 - p1, p1])
+            return two_columns(sigmoid_predict(scores, self.probA_[0], self.probB_[0]))
         P = sigmoid_predict(scores, self.probA_[0], self.probB_[0])
         P = np.maximum(P, 1e-12)
         return P / P.sum(axis=1, keepdims=True)
@@ -540,8 +530,7 @@ class SVMClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return log_of(self.predict_proba(X))
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
