@@ -96,6 +96,30 @@ def test_clear_errors(images):
         MaxPool2D(4).build((1, 3, 3))
 
 
+@pytest.mark.parametrize("pool", ["MaxPool2D", "AvgPool2D"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cython"])
+def test_pool_layers_match_torch_autograd(pool, backend):
+    # the pooling layers share forward/backward/torch_forward in _Pool2D: check both kinds
+    torch = pytest.importorskip("torch")
+    from maaskit.neural_network import _layers
+
+    layer = getattr(_layers, pool)(2, stride=1 if backend == "numba" else None)
+    net = _layers.Network([layer], (2, 5, 6), np.float64)
+    net.init_params(np.random.RandomState(0))
+    net.bind({"pool": backend})
+    rng = np.random.RandomState(1)
+    x = rng.randn(3, 2, 5, 6)
+    out = layer.forward(x, True)
+    dout = rng.randn(*out.shape)
+    dx = layer.backward(dout)  # called on the layer: Network skips the input gradient
+
+    tx = torch.tensor(x, requires_grad=True)
+    tout = layer.torch_forward(tx, {})
+    (tout * torch.tensor(dout)).sum().backward()
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_save_load_identical_predictions(images, tmp_path):
     Xtr, Xte, ytr, _ = images
     clf = CNNClassifier(filters=(4,), hidden_layer_sizes=(8,), max_iter=1, random_state=0).fit(Xtr[:200], ytr[:200])

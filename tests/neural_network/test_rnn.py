@@ -33,8 +33,7 @@ def _token_task(n=240, V=12, seed=0):
 # ---------------------------------------------------------------------------- layer maths
 @pytest.mark.parametrize("tokens", [False, True])
 @pytest.mark.parametrize("cell", CELLS)
-def test_layer_matches_torch_autograd(cell, tokens):
-    torch = pytest.importorskip("torch")
+def test_layer_matches_torch_autograd(cell, tokens, assert_matches_torch_autograd):
     rng = np.random.RandomState(0)
     if tokens:
         layer = Recurrent(cell, 5, n_tokens=9, embedding_dim=4)
@@ -47,16 +46,7 @@ def test_layer_matches_torch_autograd(cell, tokens):
     net = Network([layer], shape, np.float64)
     net.init_params(rng)
     net.bind({"rnn": "numba", "embedding": "numba"})
-    out = net.forward(x, True)
-    dout = rng.randn(*out.shape)
-    net.backward(dout)
-
-    p = torch.tensor(net.params, requires_grad=True)
-    views = {name: p[off:off + size].view(shp) for _, name, off, size, shp in net.layout}
-    tout = layer.torch_forward(torch.tensor(x), views)
-    (tout * torch.tensor(dout)).sum().backward()
-    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(net.grads, p.grad.numpy(), rtol=1e-8, atol=1e-10)
+    assert_matches_torch_autograd(net, layer, x, rng, out_tol=(1e-10, 1e-12), grad_tol=(1e-8, 1e-10))
 
 
 # ---------------------------------------------------------------------------- learning

@@ -56,8 +56,7 @@ def _padded(X, width):
 @pytest.mark.parametrize("positional,causal,backend",
                          [("sinusoidal", False, "numba"), ("learned", True, "numba"),
                           ("sinusoidal", True, "cython"), ("learned", False, "numpy")])
-def test_encoder_matches_torch_autograd(positional, causal, backend):
-    torch = pytest.importorskip("torch")
+def test_encoder_matches_torch_autograd(positional, causal, backend, assert_matches_torch_autograd):
     layer = TransformerEncoder(n_tokens=11, max_len=7, d_model=8, n_heads=2, n_layers=2,
                                dim_feedforward=12, positional=positional, causal=causal)
     x = np.array([[1, 2, 3, 4, 5, -1, -1], [6, 7, 8, 9, 10, 0, 1], [3, -1, -1, -1, -1, -1, -1]])
@@ -68,16 +67,7 @@ def test_encoder_matches_torch_autograd(positional, causal, backend):
     backends = {"attention": backend, "layernorm": "numba" if backend == "cython" else backend,
                 "embedding": "numba" if backend == "cython" else backend}
     net.bind(backends)
-    out = net.forward(x, True)
-    dout = rng.randn(*out.shape)
-    net.backward(dout)
-
-    p = torch.tensor(net.params, requires_grad=True)
-    views = {name: p[off:off + size].view(shp) for _, name, off, size, shp in net.layout}
-    tout = layer.torch_forward(torch.tensor(x), views)
-    (tout * torch.tensor(dout)).sum().backward()
-    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(net.grads, p.grad.numpy(), rtol=1e-7, atol=1e-10)
+    assert_matches_torch_autograd(net, layer, x, rng, out_tol=(1e-9, 1e-11), grad_tol=(1e-7, 1e-10))
 
 
 def test_encoder_block_matches_torch_transformer_encoder_layer():

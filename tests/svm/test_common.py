@@ -9,6 +9,7 @@ from maaskit.svm import SVMClassifier
 
 @parametrize_with_checks([
     SVMClassifier(),
+    SVMClassifier(multi_class="ovr"),
     SVMClassifier(kernel="linear"),
     SVMClassifier(kernel="poly", coef0=1.0, probability=True),
     SVMClassifier(kernel="linear", loss="hinge", class_weight="balanced"),

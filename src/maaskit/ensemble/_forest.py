@@ -292,6 +292,14 @@ class _BaseForest(PersistableMixin, BaseEstimator):
         X = self._validate_X(X, reset=False, method=method)
         return X, get_kernel("tree", self.backend_)
 
+    def _mean_tree_output(self, X, method: str) -> np.ndarray:
+        """Validated ``X`` -> mean over the trees of their leaf values, (n_samples, n_out)."""
+        X, kern = self._check_predict_input(X, method)
+        # n_out read only after the fitted check, so an unfitted forest says NotFittedError
+        out = self._raw_predict(X, kern, self.tree_offsets_[:-1], self.tree_value_.shape[1])
+        out /= len(self.tree_offsets_) - 1
+        return out
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
@@ -499,10 +507,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities in the order of ``classes_``.
         """
-        X, kern = self._check_predict_input(X, "predict_proba")
-        out = self._raw_predict(X, kern, self.tree_offsets_[:-1], self.n_classes_)
-        out /= len(self.tree_offsets_) - 1
-        return out
+        return self._mean_tree_output(X, "predict_proba")
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
@@ -626,6 +631,4 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
         y : ndarray of shape (n_samples,)
             Predicted targets.
         """
-        X, kern = self._check_predict_input(X, "predict")
-        out = self._raw_predict(X, kern, self.tree_offsets_[:-1], 1)
-        return out[:, 0] / (len(self.tree_offsets_) - 1)
+        return self._mean_tree_output(X, "predict")[:, 0]

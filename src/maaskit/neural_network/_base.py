@@ -58,6 +58,39 @@ NEURAL_CONSTRAINTS: dict[str, list] = {
 }
 
 
+#: numpydoc lines for the training state every neural estimator shares (joined into the
+#: class docstrings after their own attributes).
+_TRAINING_STATE_ATTRS = """    loss_ : float
+        Training loss of the last epoch.
+    best_loss_ : float
+        Lowest training loss seen.
+    best_validation_score_ : float
+        Best validation score seen (``-inf`` without early stopping).
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Optimizer steps taken.
+    device_ : str
+        Device the last fit ran on.
+    backend_ : dict of str to str
+        CPU backend used per kernel.
+"""
+#: The same, preceded by the network-state lines the sequence models document alike.
+_NETWORK_ATTRS = """    network_ : Network
+        The layers and the flat parameter buffer.
+    params_ : ndarray of shape (n_params_,)
+        Every parameter in one flat buffer.
+    n_params_ : int
+        Number of parameters.
+    architecture_ : list of dict
+        JSON description of the layers.
+    input_shape_ : list of int
+        Per-sample input shape.
+    history_ : dict of list
+        Per-epoch ``"loss"`` and ``"val_score"`` (with early stopping).
+""" + _TRAINING_STATE_ATTRS
+
+
 class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
     """Mini-batch training loop over a :class:`~maaskit.neural_network._layers.Network`.
 
@@ -294,6 +327,26 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
                 f"{self._where(method)}: X must have per-sample shape {tuple(self.input_shape_)}; "
                 f"got {X.shape[1:]!r}.")
         return _forward_chunks(self.network_, self._to_network_input(X), self._predict_chunk)
+
+    # The public predict / predict_proba methods stay on each estimator (their docstrings
+    # describe that estimator's input); their bodies are these three helpers.
+    def _softmax_proba(self, X) -> np.ndarray:
+        """Class probabilities: softmax of the raw outputs, in float64."""
+        z = self._forward(X, "predict_proba").astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    def _predict_label(self, X) -> np.ndarray:
+        """Most probable class label per sample."""
+        idx = self._forward(X, "predict").argmax(axis=1)  # checks fitted before classes_
+        return self.classes_[idx]
+
+    def _predict_target(self, X) -> np.ndarray:
+        """Regression outputs in float64 (1-D when trained on a 1-D target)."""
+        out = self._forward(X, "predict").astype(np.float64)
+        return out[:, 0] if self.n_outputs_ == 1 else out
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:

@@ -190,11 +190,7 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        z = self._forward(X, "predict_proba").astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return self._softmax_proba(X)
 
     def predict(self, X):
         """Most probable class per image.
@@ -209,8 +205,7 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        idx = self._forward(X, "predict").argmax(axis=1)
-        return self.classes_[idx]
+        return self._predict_label(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -420,6 +420,33 @@ class _Pool2D(Layer):
                 f"{h}x{w} input; use fewer pooling blocks or larger images.")
         return (c, oh, ow)
 
+    # Buffers, the saved batch size and the torch path are the same for every pooling
+    # kind; subclasses supply the kernel calls and the torch.nn.functional name.
+    _torch_pool: str = ""
+
+    def _pool_forward(self, x: np.ndarray, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _pool_backward(self, dout: np.ndarray, dx: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def forward(self, x, train):
+        n = x.shape[0]
+        out = self._buf("out", (n, *self.out_shape), x.dtype)
+        self._pool_forward(x, out)
+        self._n = n
+        return out
+
+    def backward(self, dout):
+        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+        self._pool_backward(dout, dx)
+        return dx
+
+    def torch_forward(self, x, params):
+        import torch.nn.functional as F
+
+        return getattr(F, self._torch_pool)(x, self.pool_size, self._step)
+
 
 @register_layer
 class MaxPool2D(_Pool2D):
@@ -432,23 +459,15 @@ class MaxPool2D(_Pool2D):
         ``None`` means ``pool_size``.
     """
 
-    def forward(self, x, train):
-        n = x.shape[0]
-        out = self._buf("out", (n, *self.out_shape), x.dtype)
+    _torch_pool = "max_pool2d"
+
+    def _pool_forward(self, x, out):
         am = self._buf("argmax", out.shape, np.dtype(np.int64))
         self._k["pool"].maxpool2d_forward(x, self.pool_size, self._step, out, am)
-        self._n, self._argmax = n, am
-        return out
+        self._argmax = am
 
-    def backward(self, dout):
-        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+    def _pool_backward(self, dout, dx):
         self._k["pool"].maxpool2d_backward(dout, self._argmax, dx)
-        return dx
-
-    def torch_forward(self, x, params):
-        import torch.nn.functional as F
-
-        return F.max_pool2d(x, self.pool_size, self._step)
 
 
 @register_layer
@@ -462,22 +481,13 @@ class AvgPool2D(_Pool2D):
         ``None`` means ``pool_size``.
     """
 
-    def forward(self, x, train):
-        n = x.shape[0]
-        out = self._buf("out", (n, *self.out_shape), x.dtype)
+    _torch_pool = "avg_pool2d"
+
+    def _pool_forward(self, x, out):
         self._k["pool"].avgpool2d_forward(x, self.pool_size, self._step, out)
-        self._n = n
-        return out
 
-    def backward(self, dout):
-        dx = self._buf("dx", (self._n, *self.in_shape), dout.dtype)
+    def _pool_backward(self, dout, dx):
         self._k["pool"].avgpool2d_backward(dout, self.pool_size, self._step, dx)
-        return dx
-
-    def torch_forward(self, x, params):
-        import torch.nn.functional as F
-
-        return F.avg_pool2d(x, self.pool_size, self._step)
 
 
 @register_layer

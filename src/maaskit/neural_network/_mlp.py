@@ -16,7 +16,7 @@ from .._backend import available_backends, get_kernel
 from .._kernels.reference.dense import ACTIVATIONS
 from ..persistence import register
 from ..utils._param_validation import Options
-from ._base import NEURAL_CONSTRAINTS, NeuralEstimatorBase, _KernelEngine
+from ._base import _TRAINING_STATE_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase, _KernelEngine
 from ._layers import Dense
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -107,21 +107,7 @@ _SHARED_ATTRS = """
         Per-sample input shape.
     history_ : dict of list
         Per-epoch ``"loss"`` (mean training loss) and ``"val_score"`` (with early stopping).
-    loss_ : float
-        Training loss of the last epoch.
-    best_loss_ : float
-        Lowest training loss seen.
-    best_validation_score_ : float
-        Best validation score seen (``-inf`` without early stopping).
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Optimizer steps taken.
-    device_ : str
-        Device the last fit ran on.
-    backend_ : dict of str to str
-        CPU backend used per kernel.
-"""
+""" + _TRAINING_STATE_ATTRS
 
 
 def _hidden(sizes) -> tuple[int, ...]:
@@ -282,11 +268,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        z = self._forward(X, "predict_proba").astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return self._softmax_proba(X)
 
     def predict(self, X):
         """Most probable class per sample.
@@ -301,8 +283,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        idx = self._forward(X, "predict").argmax(axis=1)
-        return self.classes_[idx]
+        return self._predict_label(X)
 
 
 @register
@@ -356,5 +337,4 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions (1-D when trained on a 1-D target).
         """
-        out = self._forward(X, "predict").astype(np.float64)
-        return out[:, 0] if self.n_outputs_ == 1 else out
+        return self._predict_target(X)

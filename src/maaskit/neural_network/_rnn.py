@@ -22,7 +22,7 @@ from sklearn.utils.validation import validate_data
 
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
-from ._base import NEURAL_CONSTRAINTS, NeuralEstimatorBase
+from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
 from ._layers import Dense, Layer, register_layer
 
 __all__ = ["RNNClassifier", "RNNRegressor", "Recurrent"]
@@ -409,33 +409,7 @@ _RNN_ATTRS = """
         (out-of-vocabulary) row.
     n_outputs_ : int
         Number of network outputs.
-    network_ : Network
-        The layers and the flat parameter buffer.
-    params_ : ndarray of shape (n_params_,)
-        Every parameter in one flat buffer.
-    n_params_ : int
-        Number of parameters.
-    architecture_ : list of dict
-        JSON description of the layers.
-    input_shape_ : list of int
-        Per-sample input shape.
-    history_ : dict of list
-        Per-epoch ``"loss"`` and ``"val_score"`` (with early stopping).
-    loss_ : float
-        Training loss of the last epoch.
-    best_loss_ : float
-        Lowest training loss seen.
-    best_validation_score_ : float
-        Best validation score seen (``-inf`` without early stopping).
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Optimizer steps taken.
-    device_ : str
-        Device the last fit ran on.
-    backend_ : dict of str to str
-        CPU backend used per kernel.
-"""
+""" + _NETWORK_ATTRS
 
 
 class SequenceInputMixin:
@@ -601,11 +575,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        z = self._forward(X, "predict_proba").astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return self._softmax_proba(X)
 
     def predict(self, X):
         """Most probable class per sequence.
@@ -620,8 +590,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        idx = self._forward(X, "predict").argmax(axis=1)  # checks fitted before classes_
-        return self.classes_[idx]
+        return self._predict_label(X)
 
 
 @register
@@ -675,5 +644,4 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions (1-D when trained on a 1-D target).
         """
-        out = self._forward(X, "predict").astype(np.float64)
-        return out[:, 0] if self.n_outputs_ == 1 else out
+        return self._predict_target(X)

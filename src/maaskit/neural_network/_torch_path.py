@@ -107,6 +107,20 @@ class TorchEngine:
             self._data_key = key
         return self._X, self._y
 
+    def _epoch_data(self, X, y, order, lr: float):
+        """Device tensors of the epoch's samples in ``order``, after setting the learning rate.
+
+        Shared by every engine's ``run_epoch`` (also the data-parallel one) so the data
+        layout and the learning-rate update stay the same across them.
+        """
+        Xd, yd = self._to_device(X, y)
+        if order is not None:
+            idx = self.torch.as_tensor(order, device=self.device)
+            Xd, yd = Xd[idx], yd[idx]
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        return Xd, yd
+
     def run_epoch(self, X, y, order, bs: int, lr: float) -> float:
         """One epoch of mini-batch training; returns the mean training loss.
 
@@ -126,13 +140,8 @@ class TorchEngine:
         loss : float
         """
         torch = self.torch
-        Xd, yd = self._to_device(X, y)
+        Xd, yd = self._epoch_data(X, y, order, lr)
         n = Xd.shape[0]
-        if order is not None:
-            idx = torch.as_tensor(order, device=self.device)
-            Xd, yd = Xd[idx], yd[idx]
-        for g in self.opt.param_groups:
-            g["lr"] = lr
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         for s in range(0, n, bs):
             xb, yb = Xd[s:s + bs], yd[s:s + bs]

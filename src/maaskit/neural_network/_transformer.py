@@ -20,7 +20,7 @@ from sklearn.base import ClassifierMixin
 
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
-from ._base import NEURAL_CONSTRAINTS, NeuralEstimatorBase
+from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
 from ._layers import Dense, Layer, register_layer
 from ._rnn import PAD, SequenceInputMixin, token_lengths
 
@@ -293,7 +293,7 @@ _TRANSFORMER_CONSTRAINTS = {
 
 @register
 class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimatorBase):
-    """Transformer-encoder classifier for token sequences on maaskit's kernels.
+    __doc__ = """Transformer-encoder classifier for token sequences on maaskit's kernels.
 
     Embeddings plus positional encoding, ``n_layers`` post-norm encoder blocks (multi-head
     self-attention ``softmax(Q K^T / sqrt(d_k)) V`` with the residual ``h = Attention + h``,
@@ -377,33 +377,7 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         Known token ids; the embedding table has one more (out-of-vocabulary) row.
     n_outputs_ : int
         Number of classes.
-    network_ : Network
-        The layers and the flat parameter buffer.
-    params_ : ndarray of shape (n_params_,)
-        Every parameter in one flat buffer.
-    n_params_ : int
-        Number of parameters.
-    architecture_ : list of dict
-        JSON description of the layers.
-    input_shape_ : list of int
-        Per-sample input shape.
-    history_ : dict of list
-        Per-epoch ``"loss"`` and ``"val_score"`` (with early stopping).
-    loss_ : float
-        Training loss of the last epoch.
-    best_loss_ : float
-        Lowest training loss seen.
-    best_validation_score_ : float
-        Best validation score seen (``-inf`` without early stopping).
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Optimizer steps taken.
-    device_ : str
-        Device the last fit ran on.
-    backend_ : dict of str to str
-        CPU backend used per kernel.
-
+""" + _NETWORK_ATTRS + """
     Examples
     --------
     >>> import numpy as np
@@ -505,11 +479,7 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        z = self._forward(X, "predict_proba").astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        return z
+        return self._softmax_proba(X)
 
     def predict(self, X):
         """Most probable class per sequence.
@@ -524,5 +494,4 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        idx = self._forward(X, "predict").argmax(axis=1)  # checks fitted before classes_
-        return self.classes_[idx]
+        return self._predict_label(X)

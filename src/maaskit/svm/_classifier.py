@@ -3,14 +3,17 @@
 Kernels: ``svm_linear`` (``dual_cd``, ``dual_cd_csr``: liblinear-style dual coordinate
 descent with shrinking; the primal Newton solver of ``_newton.py`` is BLAS only) and
 ``svm_kernel`` (``smo``: libsvm-style SMO with WSS2,
-shrinking and a kernel row cache). Multi-class problems are solved one-vs-rest; the
-binary problems run in parallel over ``n_jobs`` threads and, for SMO, share kernel rows.
+shrinking and a kernel row cache). Multi-class problems are solved one-vs-one (SMO, the
+default for non-linear kernels, as libsvm) or one-vs-rest; the binary problems run in
+parallel over ``n_jobs`` threads and share the precomputed kernel matrix (one-vs-one
+slices it) or, for one-vs-rest, kernel rows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import numbers
 import warnings
 
@@ -70,6 +73,24 @@ def _has_probability(est: "SVMClassifier") -> bool:
     return True
 
 
+def _ovo_to_ovr(pairwise: np.ndarray, k: int) -> np.ndarray:
+    """Votes plus bounded summed confidences from one-vs-one scores (sklearn's SVC "ovr")."""
+    n = pairwise.shape[0]
+    votes = np.zeros((n, k))
+    conf = np.zeros((n, k))
+    p = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            f = pairwise[:, p]
+            # libsvm votes for i when the value is positive, else for j
+            votes[:, i] += f > 0
+            votes[:, j] += f <= 0
+            conf[:, i] += f
+            conf[:, j] -= f
+            p += 1
+    return votes + conf / (3.0 * (np.abs(conf) + 1.0))
+
+
 @register
 class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEstimator):
     """Soft-margin support vector classifier with linear, polynomial, RBF or sigmoid kernels.
@@ -82,7 +103,9 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
     with ``C``. The other kernels use SMO with second-order working-set selection,
     shrinking and a kernel cache (libsvm's method: hinge loss, unregularised intercept);
     ``solver="smo"`` also runs it for the linear kernel. Several classes are handled
-    one-vs-rest; ``predict`` returns the class of largest decision value.
+    one-vs-one (``k (k - 1) / 2`` pairwise problems on the samples of two classes, the
+    default for non-linear kernels, as scikit-learn's ``SVC``) or one-vs-rest (``k``
+    problems on all samples); ``predict`` returns the class of largest decision value.
 
     Parameters
     ----------
@@ -119,11 +142,15 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
     probability : bool, default=False
         Enable ``predict_proba`` by Platt scaling on 5-fold cross-validated decision
         values (fits the model 5 more times). For two classes the sigmoid has no offset
-        and for more classes one sigmoid serves all one-vs-rest scores (then
-        normalised), so that ``predict_proba`` never contradicts ``predict``.
+        and for more classes one sigmoid serves all per-class scores of
+        :meth:`decision_function` (one-vs-rest scores, or one-vs-one votes plus
+        confidences), then normalised, so that ``predict_proba`` never contradicts
+        ``predict``.
     cache_size : float, default=200
         Megabytes for kernel values in SMO: the whole kernel matrix is precomputed with
-        one GEMM when it fits, otherwise an LRU cache holds kernel rows.
+        one GEMM when it fits, otherwise an LRU cache holds kernel rows. One-vs-one
+        copies each pair's block out of the whole matrix; when that does not fit, a
+        pair's own matrix (or row cache) gets this budget, per thread.
     shrinking : bool, default=True
         Whether the solvers shrink the active set (faster, same solution).
     max_iter : int, default=-1
@@ -134,8 +161,15 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
     random_state : int, RandomState instance or None, default=None
         Seed of the coordinate order of ``"dual_cd"`` and of the folds used by
         ``probability=True``.
+    multi_class : {"auto", "ovo", "ovr"}, default="auto"
+        Strategy for more than two classes. ``"ovo"`` (one-vs-one, SMO only) trains one
+        problem per pair of classes on the samples of those two classes and predicts by
+        voting; ``"ovr"`` (one-vs-rest) trains one problem per class on all samples.
+        ``"auto"`` is ``"ovo"`` for non-linear kernels (smaller problems with fewer
+        support vectors: faster and as accurate as libsvm) and ``"ovr"`` for the linear
+        kernel. Ignored for two classes (one problem).
     n_jobs : int, default=None
-        Threads for the one-vs-rest problems; ``None`` uses the global ``n_threads``
+        Threads for the binary problems; ``None`` uses the global ``n_threads``
         setting (all cores by default).
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
         Kernel implementation (``"numpy"`` is the slow, readable reference).
@@ -150,7 +184,8 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         Feature names, when ``X`` had string column names.
     coef_ : ndarray of shape (n_problems, n_features_in_)
         Weights of the linear solvers (``n_problems`` is 1 for two classes, else
-        ``n_classes``); ``None`` for SMO.
+        ``n_classes`` for one-vs-rest or ``n_classes * (n_classes - 1) / 2`` for
+        one-vs-one, pairs ordered ``(0, 1), (0, 2), ..., (1, 2), ...``); ``None`` for SMO.
     intercept_ : ndarray of shape (n_problems,)
         Intercept of every binary problem.
     support_ : ndarray of shape (n_SV,)
@@ -159,7 +194,9 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
     support_vectors_ : ndarray of shape (n_SV, n_features_in_)
         Support vectors (SMO; empty for the linear solvers).
     dual_coef_ : ndarray of shape (n_problems, n_SV)
-        ``alpha_i y_i`` of every support vector in every problem (SMO).
+        ``alpha_i y_i`` of every support vector in every problem (SMO; 0 where a support
+        vector is not in a one-vs-one problem). In the one-vs-one problem of classes
+        ``(i, j)``, ``y = +1`` for class ``i``: a positive pairwise value votes for ``i``.
     n_support_ : ndarray of shape (n_problems,), int
         Number of support vectors (samples with a non-zero dual variable, i.e. inside
         or on the wrong side of the margin) of each binary problem.
@@ -175,6 +212,8 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         Weight of each class.
     solver_ : str
         The solver used: ``"newton"``, ``"dual_cd"`` or ``"smo"``.
+    multi_class_ : str
+        The multi-class strategy used: ``"ovo"`` or ``"ovr"`` (``"ovr"`` for two classes).
     backend_ : str
         Resolved kernel backend.
     probA_, probB_ : ndarray of shape (1,)
@@ -210,6 +249,7 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         "shrinking": ["boolean"],
         "max_iter": [Interval(numbers.Integral, -1, None, closed="left")],
         "random_state": ["random_state"],
+        "multi_class": [Options(frozenset({"auto", "ovo", "ovr"}))],
         "n_jobs": [numbers.Integral, None],
         "backend": [Options(frozenset({"auto", "cython", "numba", "numpy"}))],
     }
@@ -219,8 +259,8 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
                  loss: str = "squared_hinge", intercept_scaling: float = 1.0,
                  fit_intercept: bool = True, tol: float = 1e-3, class_weight=None,
                  probability: bool = False, cache_size: float = 200, shrinking: bool = True,
-                 max_iter: int = -1, random_state=None, n_jobs: int | None = None,
-                 backend: str = "auto") -> None:
+                 max_iter: int = -1, random_state=None, multi_class: str = "auto",
+                 n_jobs: int | None = None, backend: str = "auto") -> None:
         self.C = C
         self.kernel = kernel
         self.degree = degree
@@ -237,6 +277,7 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         self.shrinking = shrinking
         self.max_iter = max_iter
         self.random_state = random_state
+        self.multi_class = multi_class
         self.n_jobs = n_jobs
         self.backend = backend
 
@@ -291,6 +332,15 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         self.class_weight_ = np.asarray(
             compute_class_weight(self.class_weight, classes=classes, y=y), dtype=np.float64)
         self.solver_ = solver
+        multi_class = self.multi_class
+        if multi_class == "auto":
+            multi_class = "ovo" if self.kernel != "linear" else "ovr"
+        if multi_class == "ovo" and solver != "smo" and len(classes) > 2:
+            raise ValueError(
+                f"{where}: multi_class='ovo' must be used with solver='smo'; got "
+                f"solver={solver!r}. Use multi_class='ovr' or solver='smo'."
+            )
+        self.multi_class_ = multi_class if len(classes) > 2 else "ovr"
         kernel_name = "svm_kernel" if solver == "smo" else "svm_linear"
         # The Newton solver is BLAS only; backend_ names the kernel table entry it shares.
         self.backend_ = resolve_backend(kernel_name, self.backend, where)
@@ -321,6 +371,9 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         return np.ascontiguousarray(Y), np.ascontiguousarray(upper)
 
     def _fit_problems(self, X, y_idx: np.ndarray, seed: int) -> None:
+        if self.multi_class_ == "ovo":
+            self._fit_ovo(X, y_idx)
+            return
         Y, upper = self._targets(y_idx)
         n, d = X.shape
         k = Y.shape[0]
@@ -390,6 +443,9 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
             self.intercept_ = -rho
             self.coef_ = None
             self.objective_ = -obj
+        self._finish(alpha, n_iter, max_iter)
+
+    def _finish(self, alpha: np.ndarray, n_iter, max_iter: int) -> None:
         self.n_support_ = (alpha > 0).sum(axis=1).astype(np.int64)
         self.n_iter_ = np.asarray(n_iter, dtype=np.int64)
         if np.any(self.n_iter_ >= max_iter):
@@ -399,6 +455,100 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
                 "(e.g. StandardScaler).",
                 ConvergenceWarning,
             )
+
+    def _fit_ovo(self, X, y_idx: np.ndarray) -> None:
+        """One SMO problem per pair of classes, on the samples of the two classes."""
+        if sp.issparse(X):
+            X = X.toarray()
+        n, d = X.shape
+        k = len(self.classes_)
+        kern = get_kernel("svm_kernel", self.backend_)
+        code = KERNELS[self.kernel]
+        gamma, coef0, degree = self.gamma_, float(self.coef0), float(self.degree)
+        # Samples sorted by class: the two classes of a pair are two row ranges, so a
+        # pair's block of the kernel matrix is four plain slices (no fancy indexing).
+        order = np.argsort(y_idx, kind="stable")
+        Xo = np.ascontiguousarray(X[order])
+        yo = y_idx[order]
+        bounds = np.r_[0, np.cumsum(np.bincount(y_idx, minlength=k))]
+        sqnorm = row_norms_sq(Xo)
+        budget = float(self.cache_size) * _MB / 4.0  # float32 kernel values
+        # The full matrix is computed once (one GEMM) and every pair slices its block.
+        use_full = n * n <= budget
+        if use_full:
+            with _blas_threads(2.0 * n * n * d):
+                K = kernel_matrix(Xo, Xo, code, gamma, coef0, degree, sqnorm, sqnorm,
+                                  np.float32)
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        C_i = float(self.C) * self.class_weight_[yo]
+        max_iter_cap = self.max_iter
+        n_threads = effective_n_threads(self.n_jobs) if n >= _PARALLEL_MIN_SAMPLES else 1
+        n_threads = max(1, min(n_threads, len(pairs)))
+
+        def solve(pair):
+            i, j = pair
+            (a0, a1), (b0, b1) = bounds[i:i + 2], bounds[j:j + 2]
+            na = a1 - a0
+            rows = np.r_[a0:a1, b0:b1]
+            m = len(rows)
+            Xs = Xo[rows]
+            sq = sqnorm[rows]
+            if use_full:
+                Ks = np.empty((m, m), dtype=np.float32)
+                Ks[:na, :na] = K[a0:a1, a0:a1]
+                Ks[:na, na:] = K[a0:a1, b0:b1]
+                Ks[na:, :na] = K[b0:b1, a0:a1]
+                Ks[na:, na:] = K[b0:b1, b0:b1]
+                full = True
+            elif m * m <= budget:
+                Ks = kernel_matrix(Xs, Xs, code, gamma, coef0, degree, sq, sq, np.float32)
+                full = True
+            else:
+                Ks, full = np.zeros((1, 1), dtype=np.float32), False
+            Ys = np.where(yo[rows] == i, 1.0, -1.0)[None, :]
+            up = np.ascontiguousarray(C_i[rows][None, :])
+            a = np.zeros((1, m))
+            rho = np.zeros(1)
+            obj = np.zeros(1)
+            mi = max(10**7, 100 * m) if max_iter_cap == -1 else max_iter_cap
+            it = kern.smo(Xs, sq, Ks, full, Ys, up, a, rho, obj, code, gamma, coef0, degree,
+                          float(self.tol), mi, max(2, int(budget // m)),
+                          bool(self.shrinking), 1)
+            return order[rows], Ys[0], a[0], rho[0], obj[0], int(np.asarray(it).ravel()[0]), mi
+
+        # One BLAS limit around all pairs: threadpoolctl contexts entered and left by
+        # concurrent threads would not restore the original setting.
+        sizes = np.diff(bounds)
+        m_max = max(int(sizes[i] + sizes[j]) for i, j in pairs)
+        with _blas_threads(0.0 if n_threads > 1 else 2.0 * m_max * m_max * d):
+            if n_threads > 1:
+                with ThreadPoolExecutor(n_threads) as pool:
+                    results = list(pool.map(solve, pairs))
+            else:
+                results = [solve(p) for p in pairs]
+        if use_full:
+            del K
+        P = len(pairs)
+        alpha = np.zeros((P, n))
+        coef = np.zeros((P, n))
+        rho = np.zeros(P)
+        obj = np.zeros(P)
+        n_iter = np.zeros(P, dtype=np.int64)
+        for p, (idx, ys, a, r, o, it, _) in enumerate(results):
+            alpha[p, idx] = a
+            coef[p, idx] = a * ys
+            rho[p], obj[p], n_iter[p] = r, o, it
+        # _finish warns when n_iter_ >= max_iter: use the budget of a pair that ran out.
+        hit = [mi for (*_, it, mi) in results if it >= mi]
+        max_iter = min(hit) if hit else max(mi for *_, mi in results)
+        sv = np.flatnonzero((alpha > 0).any(axis=0))
+        self.support_ = sv.astype(np.int64)
+        self.support_vectors_ = np.ascontiguousarray(X[sv])
+        self.dual_coef_ = np.ascontiguousarray(coef[:, sv])
+        self.intercept_ = -rho
+        self.coef_ = None
+        self.objective_ = -obj
+        self._finish(alpha, n_iter, max_iter)
 
     def _set_linear(self, W: np.ndarray, d: int, k: int, bias: float) -> None:
         self.coef_ = np.ascontiguousarray(W[:, :d])
@@ -446,7 +596,10 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, positive scores mean ``classes_[1]``; otherwise one column
-            per class (one-vs-rest).
+            per class: the one-vs-rest scores, or for one-vs-one the number of votes of
+            each class plus its summed pairwise scores mapped into (-1/3, 1/3) (the
+            ``"ovr"`` shape of scikit-learn's ``SVC``), so that vote ties go to the class
+            with the larger summed confidence.
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
@@ -456,6 +609,8 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
             scores += self.intercept_
         else:
             scores = self._kernel_scores(X)
+            if getattr(self, "multi_class_", "ovr") == "ovo":
+                scores = _ovo_to_ovr(scores, len(self.classes_))
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def _kernel_scores(self, X) -> np.ndarray:
@@ -487,7 +642,9 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The class of largest decision value.
+            The class of largest decision value (one-vs-one: most votes, ties to the
+            larger summed pairwise confidence, then to the first class, as
+            ``SVC(break_ties=True)``).
         """
         scores = self.decision_function(X)  # first: it raises NotFittedError before fit
         return labels_from_scores(self.classes_, scores)
