@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn import linear_model as sk
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -275,3 +276,52 @@ def test_divergence_raises_model_fit_error(diabetes):
     with pytest.raises(ModelFitError, match="smaller learning rate"):
         SGDRegressor(eta0=1e6, learning_rate="constant", tol=None, max_iter=100,
                      random_state=0).fit(X * 100, y)
+
+
+# ----------------------------------------------------------------- LogisticRegression solvers
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_logistic_lbfgs_and_fista_reach_the_same_optimum(n_classes, fit_intercept):
+    # raw, badly scaled, correlated features: what the preconditioners are for
+    X, y = load_digits(n_class=n_classes, return_X_y=True)
+    X = X[:300]
+    y = y[:300]
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    kw = dict(C=0.5, fit_intercept=fit_intercept, tol=1e-8, max_iter=20000)
+    lb = LogisticRegression(solver="lbfgs", **kw).fit(X, y, sample_weight=sw)
+    fi = LogisticRegression(solver="fista", **kw).fit(X, y, sample_weight=sw)
+    auto = LogisticRegression(**kw).fit(X, y, sample_weight=sw)
+    # both stop at a scaled gradient of 1e-8; weakly penalised directions keep ~1e-5 of slack
+    np.testing.assert_allclose(lb.coef_, fi.coef_, atol=1e-4)
+    np.testing.assert_allclose(lb.intercept_, fi.intercept_, atol=1e-4)
+    np.testing.assert_allclose(lb.predict_proba(X), fi.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(auto.coef_, lb.coef_)  # auto picks lbfgs for l2
+    assert lb.n_iter_[0] < fi.n_iter_[0]
+
+
+def test_logistic_lbfgs_float32_and_sparse(cancer):
+    X, y = cancer
+    ref = LogisticRegression(solver="fista", tol=1e-8, max_iter=20000).fit(X, y)
+    f32 = LogisticRegression(solver="lbfgs", tol=1e-5).fit(X.astype(np.float32), y)
+    np.testing.assert_allclose(f32.coef_, ref.coef_, atol=3e-3)
+    Xs = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X))
+    dense = LogisticRegression(solver="fista", tol=1e-8, max_iter=20000).fit(Xs.toarray(), y)
+    sparse = LogisticRegression(solver="lbfgs", tol=1e-8).fit(Xs, y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
+
+
+def test_logistic_lbfgs_needs_a_smooth_penalty_and_warns(cancer):
+    X, y = cancer
+    with pytest.raises(ValueError, match=r"LogisticRegression.fit: penalty must be 'l2' or None "
+                                         r"with solver='lbfgs'; got 'l1'\."):
+        LogisticRegression(penalty="l1", solver="lbfgs").fit(X, y)
+    with pytest.raises(ValueError, match="The 'solver' parameter"):
+        LogisticRegression(solver="newton").fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        m = LogisticRegression(solver="lbfgs", max_iter=2).fit(X, y)
+    assert m.n_iter_[0] == 2
+    # auto keeps the proximal path for L1 and elastic-net
+    m = LogisticRegression(penalty="elasticnet", l1_ratio=0.9, C=0.1).fit(X, y)
+    assert np.sum(m.coef_ == 0) > 0

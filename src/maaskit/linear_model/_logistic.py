@@ -1,7 +1,7 @@
-"""Logistic regression trained by accelerated proximal gradient descent.
+"""Logistic regression trained by L-BFGS (smooth penalties) or accelerated proximal gradient.
 
 Kernels: ``linear`` (loss codes ``log_loss`` and ``multinomial``) and ``optim``
-(``sgd_update``, the gradient step of FISTA), through :mod:`maaskit.linear_model._gd`.
+(``sgd_update``, the step of L-BFGS and FISTA), through :mod:`maaskit.linear_model._gd`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
     objective) where ``l_i`` is the binary log loss (two classes) or the multinomial
     cross-entropy (softmax over all classes), and ``R`` is ``0.5 |coef|^2`` (``"l2"``),
     ``|coef|_1`` (``"l1"``) or ``l1_ratio |coef|_1 + 0.5 (1 - l1_ratio) |coef|^2``
-    (``"elasticnet"``). The solver is FISTA (accelerated proximal gradient descent) with
-    step ``1/L`` (``L`` estimated by power iteration), adaptive restart, and features scaled
-    internally as an exact change of variables, so the optimum is scikit-learn's.
+    (``"elasticnet"``). Both solvers run on the same loss/gradient kernels, with features
+    scaled internally as an exact change of variables, so the optimum is scikit-learn's:
+    L-BFGS (two-loop recursion with Armijo backtracking) for the smooth penalties, FISTA
+    (accelerated proximal gradient descent with step ``1/L``, ``L`` estimated by power
+    iteration, and adaptive restart) for any penalty, and the only one for L1/elastic-net.
 
     Parameters
     ----------
@@ -41,13 +43,17 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
         Learn an unpenalised intercept.
     class_weight : dict, "balanced" or None, default=None
         Multipliers of the sample weights per class.
+    solver : {"auto", "lbfgs", "fista"}, default="auto"
+        Optimiser. ``"lbfgs"`` (quasi-Newton) needs a smooth penalty (``"l2"`` or None);
+        ``"fista"`` handles every penalty. ``"auto"`` picks ``"lbfgs"`` for ``"l2"``/None
+        unless ``momentum`` is set, else ``"fista"``.
     max_iter : int, default=1000
-        Maximum number of gradient steps.
+        Maximum number of iterations (L-BFGS iterations or gradient steps).
     tol : float, default=1e-4
         Stop when the largest entry of the (scaled) gradient mapping is at most ``tol``.
     momentum : float or None, default=None
-        Constant extrapolation factor of the accelerated method; None uses Nesterov's
-        (FISTA) sequence with adaptive restart.
+        Constant extrapolation factor of the accelerated method (FISTA only); None uses
+        Nesterov's (FISTA) sequence with adaptive restart.
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
         Kernel implementation.
 
@@ -60,7 +66,7 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
     n_iter_ : ndarray of shape (1,)
-        Gradient steps taken.
+        Iterations taken by the solver.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -75,16 +81,19 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
         "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
         "class_weight": [dict, Options(frozenset({"balanced"})), None],
         "momentum": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "solver": [Options(frozenset({"auto", "lbfgs", "fista"}))],
         **_base.COMMON_CONSTRAINTS,
     }
 
     def __init__(self, penalty="l2", *, C=1.0, l1_ratio=0.5, fit_intercept=True,
-                 class_weight=None, max_iter=1000, tol=1e-4, momentum=None, backend="auto"):
+                 class_weight=None, solver="auto", max_iter=1000, tol=1e-4, momentum=None,
+                 backend="auto"):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.momentum = momentum
@@ -109,6 +118,12 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
         """
         where = "LogisticRegression.fit"
         validate_parameters(self)
+        smooth = self.penalty in (None, "l2")
+        if self.solver == "lbfgs" and not smooth:
+            raise ValueError(f"{where}: penalty must be 'l2' or None with solver='lbfgs'; "
+                             f"got {self.penalty!r}.")
+        use_lbfgs = self.solver == "lbfgs" or (self.solver == "auto" and smooth
+                                               and self.momentum is None)
         X, y = _base.check_Xy(self, X, y, where)
         self.classes_, idx = _base.encode_classes(self, y, where)
         self.backend_ = _base.resolve(self, where)
@@ -122,9 +137,14 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
         alpha2, alpha1 = _base.split_penalty(self.penalty, self.l1_ratio, strength)
         prob = _gd.make_problem(X, Y, sw, _gd_loss(loss_name), 0.0, alpha2, alpha1,
                                 self.fit_intercept, self.backend_)
-        n_iter, coef, intercept = _gd.fit_full_batch(prob, _base.CURVATURE[loss_name],
-                                                     self.momentum, self.max_iter, self.tol,
-                                                     where)
+        if use_lbfgs:
+            n_iter, coef, intercept = _gd.fit_lbfgs(prob, _base.CURVATURE[loss_name], self.max_iter,
+                                                    self.tol, where,
+                                                    softmax=loss_name == "multinomial")
+        else:
+            n_iter, coef, intercept = _gd.fit_full_batch(prob, _base.CURVATURE[loss_name],
+                                                         self.momentum, self.max_iter,
+                                                         self.tol, where)
         self.coef_ = np.ascontiguousarray(coef.T, dtype=np.float64)
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
         self.n_iter_ = np.array([n_iter])
