@@ -159,21 +159,40 @@ def test_crash_mid_publish_leaves_no_half_version(tmp_path, model):
     _same_answers(model, reg.load("films"), [0, 1])
 
 
-def _publish_many(root, data, n):
-    reg = Registry(root)
-    return [reg.publish_bytes("films", data, tags={"pid": str(os.getpid())}).version for _ in range(n)]
+_PUBLISHER = """
+import json, os, sys
+from maaskit.registry import Registry
+root, artifact, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = open(artifact, "rb").read()
+reg = Registry(root)
+print(json.dumps([reg.publish_bytes("films", data, tags={"pid": str(os.getpid())}).version
+                  for _ in range(n)]))
+"""
 
 
 def test_concurrent_publishers_from_several_processes(tmp_path, model):
+    # Four independent interpreters (not forks of this one) publish the same name at once.
+    import json
+    import subprocess
+    import sys
+
     from maaskit.persistence import dumps
 
-    data = dumps(model)
-    Registry(tmp_path)  # create the catalogue once, as a deployment would
-    with mp.get_context("fork").Pool(4) as pool:
-        results = pool.starmap(_publish_many, [(str(tmp_path), data, 4)] * 4)
+    artifact = tmp_path / "model.npz"
+    artifact.write_bytes(dumps(model))
+    root = tmp_path / "registry"
+    Registry(root).close()  # create the catalogue once, as a deployment would
+    procs = [subprocess.Popen([sys.executable, "-c", _PUBLISHER, str(root), str(artifact), "4"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
     got = sorted(v for r in results for v in r)
     assert got == list(range(1, 17))
-    reg = Registry(tmp_path)
+    reg = Registry(root)
     versions = reg.versions("films")
     assert [v.version for v in versions] == got
     assert len({v.tags["pid"] for v in versions}) == 4
@@ -218,3 +237,4 @@ def test_tabular_signature():
     assert sig["kind"] == "tabular" and sig["n_features"] == 3 and sig["classes"] == [0, 1]
     assert {"predict", "predict_proba"} <= set(sig["methods"])
     assert infer_signature(Recommender())["kind"] == "tabular"  # unfitted: no ids yet
+

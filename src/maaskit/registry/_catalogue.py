@@ -23,6 +23,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,6 +31,25 @@ from typing import Any, Iterator
 from ..exceptions import ArtifactError, MaaskitError
 from ._names import parse_ref, validate_alias, validate_name
 from ._signature import infer_signature
+
+# SQLite connections must neither be used nor closed in a process forked from the one that
+# opened them: closing one there can checkpoint and delete the WAL under the other processes'
+# feet (commits lost). A forked child therefore parks every inherited connection here, where
+# it is never closed, and opens its own.
+_INHERITED: list[sqlite3.Connection] = []
+_OPEN_REGISTRIES: "weakref.WeakSet[Registry]" = weakref.WeakSet()
+
+
+def _park_inherited_connections() -> None:
+    for reg in list(_OPEN_REGISTRIES):
+        con = getattr(reg._local, "con", None)
+        if con is not None:
+            _INHERITED.append(con)
+            reg._local.con = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_park_inherited_connections)
 
 __all__ = ["Registry", "ModelVersion", "ApiKey", "ModelNotFoundError", "default_home", "HOME_ENV_VAR"]
 
@@ -255,14 +275,17 @@ class Registry:
         (self.root / "artifacts").mkdir(exist_ok=True)
         self.db_path = self.root / _DB_NAME
         self._local = threading.local()
+        _OPEN_REGISTRIES.add(self)
         self._init_schema()
 
     # ------------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
         # One connection per thread and process (a forked child must not reuse the parent's).
         con = getattr(self._local, "con", None)
-        if con is not None and self._local.pid == os.getpid():
-            return con
+        if con is not None:
+            if self._local.pid == os.getpid():
+                return con
+            _INHERITED.append(con)  # opened before a fork: never close it here
         con = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
         con.execute("PRAGMA busy_timeout = 60000")
         con.execute("PRAGMA synchronous = FULL")
