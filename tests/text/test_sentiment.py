@@ -49,8 +49,10 @@ def _data(name: str, lang: str):
         X = [X[i] for i in idx]
         y = y[idx]
         return X[:900], y[:900], X[900:], y[900:], 0.7
+    # 30% of generated texts carry one word of each polarity, which no model can call better
+    # than a coin: the best possible accuracy is about 0.7 + 0.3 / 2 = 0.85; chance is 0.5.
     X, y = _generated(lang, 1200, 0)
-    return X[:900], y[:900], X[900:], y[900:], 0.85
+    return X[:900], y[:900], X[900:], y[900:], 0.8
 
 
 @pytest.mark.parametrize("name,lang", [("sentiment-en", "en"), ("sentiment-zh", "zh")])
