@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from maaskit._backend import has_cuda
 from maaskit.neural_network import CNNClassifier
 from tests.conftest import data_home
 
@@ -150,7 +151,7 @@ def test_pipeline_grid_search(images):
     assert grid.best_params_["pool"] in ("max", "avg")
 
 
-@pytest.mark.skipif("not __import__('maaskit._backend', fromlist=['x']).has_cuda()")
+@pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU")
 def test_cuda_matches_cpu(images):
     Xtr, Xte, ytr, _ = images
     kw = dict(filters=(4,), hidden_layer_sizes=(8,), max_iter=2, random_state=0)
