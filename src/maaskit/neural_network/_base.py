@@ -295,10 +295,20 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
         return lr0
 
     def _make_engine(self, where: str):
-        if self.device_ == "cuda" or getattr(self, "_torch_device", None):
+        if self.device_ == "cuda":
+            from ._captured import CapturedTorchEngine
+
+            return CapturedTorchEngine(self, "cuda")
+        # test hooks: train through CPU torch, eagerly (``_torch_device``) or with the
+        # captured engine's step function (``_torch_engine = "captured"``)
+        if getattr(self, "_torch_device", None):
+            if getattr(self, "_torch_engine", None) == "captured":
+                from ._captured import CapturedTorchEngine
+
+                return CapturedTorchEngine(self, self._torch_device)
             from ._torch_path import TorchEngine
 
-            return TorchEngine(self, self._torch_device if self.device_ != "cuda" else "cuda")
+            return TorchEngine(self, self._torch_device)
         return _KernelEngine(self)
 
     def _score_network(self, engine, X, y) -> float:

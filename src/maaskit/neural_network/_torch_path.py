@@ -5,8 +5,9 @@ The network's flat parameter buffer becomes one torch tensor on the device; each
 ``torch.optim`` (whose SGD/Adam/AdamW semantics the ``optim`` kernel reproduces) updates the
 flat tensor. The training data is moved to the device once per fit and shuffled there. At
 the end the parameters (and optimizer moments) are copied back into the NumPy buffers, so
-prediction and saving work anywhere. (The steps run eagerly: capturing them in CUDA graphs
-is not done yet.)
+prediction and saving work anywhere. The steps run eagerly: this engine serves the CPU
+tests and the data-parallel path; ``device="cuda"`` trains through its subclass in
+``_captured``, which captures whole steps in CUDA graphs.
 
 Imported lazily: ``import maaskit`` never imports torch.
 """
@@ -33,6 +34,19 @@ class TorchEngine:
     """
 
     def __init__(self, est: Any, device: str) -> None:
+        self._setup(est, device)
+        torch = self.torch
+        if est.solver == "sgd":
+            self.opt = torch.optim.SGD([self.p], lr=1.0, momentum=est.momentum, weight_decay=est.alpha,
+                                       nesterov=bool(est.nesterovs_momentum) and est.momentum > 0)
+        else:
+            cls = torch.optim.AdamW if est.solver == "adamw" else torch.optim.Adam
+            self.opt = cls([self.p], lr=1.0, betas=(est.beta_1, est.beta_2), eps=est.epsilon,
+                           weight_decay=est.alpha)
+        self._load_opt_state()
+
+    def _setup(self, est: Any, device: str) -> None:
+        """State every torch engine shares: the flat parameters on ``device``, no data yet."""
         import torch
 
         self.torch = torch
@@ -43,14 +57,6 @@ class TorchEngine:
         self.tdtype = tdtype
         self.p = torch.tensor(self.net.params, dtype=tdtype, device=self.device, requires_grad=True)
         self.classifier = is_classifier(est)
-        if est.solver == "sgd":
-            self.opt = torch.optim.SGD([self.p], lr=1.0, momentum=est.momentum, weight_decay=est.alpha,
-                                       nesterov=bool(est.nesterovs_momentum) and est.momentum > 0)
-        else:
-            cls = torch.optim.AdamW if est.solver == "adamw" else torch.optim.Adam
-            self.opt = cls([self.p], lr=1.0, betas=(est.beta_1, est.beta_2), eps=est.epsilon,
-                           weight_decay=est.alpha)
-        self._load_opt_state()
         self._data_key = None
 
     # -- optimizer state shared with the CPU engine (so warm starts can switch engines) ----------
@@ -117,9 +123,12 @@ class TorchEngine:
         if order is not None:
             idx = self.torch.as_tensor(order, device=self.device)
             Xd, yd = Xd[idx], yd[idx]
+        self._set_lr(lr)
+        return Xd, yd
+
+    def _set_lr(self, lr: float) -> None:
         for g in self.opt.param_groups:
             g["lr"] = lr
-        return Xd, yd
 
     def run_epoch(self, X, y, order, bs: int, lr: float) -> float:
         """One epoch of mini-batch training; returns the mean training loss.

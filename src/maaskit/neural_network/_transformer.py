@@ -244,6 +244,20 @@ class TransformerEncoder(Layer):
         self._k["embedding"].embedding_backward(c0["ids"], dX, g["E"])
         return None
 
+    def _torch_positions(self, like):
+        """Sinusoidal positions for ``max_len`` as a tensor on ``like``'s device, cached.
+
+        Cached because a host-to-device copy inside a CUDA-graph capture is not allowed.
+        """
+        import torch
+
+        cache = self.__dict__.setdefault("_pe_torch", {})
+        key = (like.device, like.dtype)
+        if key not in cache:
+            table = self._positions(self.max_len, np.float64)
+            cache[key] = torch.as_tensor(table, device=like.device).to(like.dtype)
+        return cache[key]
+
     def torch_forward(self, x, params):
         import torch
         import torch.nn.functional as F
@@ -251,7 +265,12 @@ class TransformerEncoder(Layer):
         ids = x.long()
         valid = ids != PAD
         lengths = valid.sum(dim=1)
-        T = max(1, int(lengths.max()))
+        if ids.is_cuda and torch.cuda.is_current_stream_capturing():
+            # a CUDA-graph capture cannot read the batch's longest length back to the host:
+            # run the full width instead (the padding is masked, the result is the same)
+            T = ids.shape[1]
+        else:
+            T = max(1, int(lengths.max()))
         ids, valid = ids[:, :T], valid[:, :T]
         n, d, H = ids.shape[0], self.d_model, self.n_heads
         Dh = d // H
@@ -259,7 +278,7 @@ class TransformerEncoder(Layer):
         if self.positional == "learned":
             X = X + params["P"][:T]
         else:
-            X = X + torch.as_tensor(self._positions(T, np.float64), device=X.device).to(X.dtype)
+            X = X + self._torch_positions(X)[:T]
         # empty rows would have no visible key (NaN in SDPA): let them see everything; they
         # are dropped by the pooling anyway
         keys = valid | (lengths == 0)[:, None]
