@@ -454,6 +454,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
     def _topk_users(self, uidx: np.ndarray, n: int, exclude_seen: bool, cand: np.ndarray | None,
                     out_idx: np.ndarray, out_scores: np.ndarray, rows: np.ndarray) -> None:
         V = self._item_vectors()
+        col_of_item = None
         if cand is not None:
             V = V[cand]
             col_of_item = np.full(self.n_items_, -1, dtype=np.int64)
@@ -462,40 +463,68 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         kernel = get_kernel("topk", self._topk_backend())
         n_threads = effective_n_threads(getattr(self, "n_jobs", None))
         step = max(1, min(len(uidx), _BLOCK_FLOATS // max(V.shape[0], 1)))
-        for s in range(0, len(uidx), step):
+        starts = range(0, len(uidx), step)
+
+        def block(s: int, kernel_threads: int) -> None:
             ub = uidx[s : s + step]
             S = np.ascontiguousarray(self._user_vectors(ub) @ V.T, dtype=np.float32)
-            if exclude_seen:
-                starts, ends = self.seen_indptr_[ub], self.seen_indptr_[ub + 1]
-                counts = ends - starts
-                indptr = np.zeros(len(ub) + 1, dtype=np.int64)
-                np.cumsum(counts, out=indptr[1:])
-                if indptr[-1]:
-                    pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
-                    indices = self.seen_indices_[pos]
-                else:
-                    indices = np.empty(0, dtype=np.int32)
-                if cand is not None:
-                    mapped = col_of_item[indices]
-                    keep = mapped >= 0
-                    kept_counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if len(keep) else np.zeros(len(ub), np.int64)
-                    kept_counts[counts == 0] = 0
-                    indptr = np.zeros(len(ub) + 1, dtype=np.int64)
-                    np.cumsum(kept_counts, out=indptr[1:])
-                    indices = mapped[keep]
-                indices = np.ascontiguousarray(indices, dtype=np.int32)
-            else:
-                indptr = np.zeros(len(ub) + 1, dtype=np.int64)
-                indices = np.empty(0, dtype=np.int32)
+            indptr, indices = self._seen_csr(ub, exclude_seen, cand, col_of_item)
             oi = np.empty((len(ub), n), dtype=np.int32)
             os_ = np.empty((len(ub), n), dtype=np.float32)
-            # A thread team for a handful of rows costs more than it saves (and spin-waits
-            # on a busy server): one thread per row at most.
-            kernel.topk_rows(S, indptr, indices, n, oi, os_, min(n_threads, len(ub)))
+            kernel.topk_rows(S, indptr, indices, n, oi, os_, kernel_threads)
             if cand is not None:
                 oi = np.where(oi >= 0, cand[np.maximum(oi, 0)], -1).astype(np.int32)
             out_idx[rows[s : s + step]] = oi
             out_scores[rows[s : s + step]] = os_
+
+        if len(starts) == 1:
+            # A thread team for a handful of rows costs more than it saves (and spin-waits
+            # on a busy server): one thread per row at most.
+            block(0, min(n_threads, len(uidx)))
+            return
+        # Many blocks: each runs end to end on one thread (single-threaded GEMM, then top-k;
+        # both release the GIL), n_jobs blocks at a time. Threading inside each block instead
+        # (a BLAS team for the GEMM, then an OpenMP team for top-k) made the two teams spin
+        # against each other: on 2 cores, 2 threads ran slower than 1.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            if n_threads == 1:
+                for s in starts:
+                    block(s, 1)
+                return
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(n_threads) as pool:
+                for f in [pool.submit(block, s, 1) for s in starts]:
+                    f.result()
+
+    def _seen_csr(self, ub: np.ndarray, exclude_seen: bool, cand: np.ndarray | None,
+                  col_of_item: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """CSR (indptr, column indices) of the items to exclude for users ``ub``.
+
+        Columns are item indices, or positions in ``cand`` when scoring a candidate subset.
+        """
+        if not exclude_seen:
+            return np.zeros(len(ub) + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+        starts, ends = self.seen_indptr_[ub], self.seen_indptr_[ub + 1]
+        counts = ends - starts
+        indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        if indptr[-1]:
+            pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+            indices = self.seen_indices_[pos]
+        else:
+            indices = np.empty(0, dtype=np.int32)
+        if cand is not None:
+            mapped = col_of_item[indices]
+            keep = mapped >= 0
+            kept_counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if len(keep) else np.zeros(len(ub), np.int64)
+            kept_counts[counts == 0] = 0
+            indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+            np.cumsum(kept_counts, out=indptr[1:])
+            indices = mapped[keep]
+        return indptr, np.ascontiguousarray(indices, dtype=np.int32)
 
     def similar_items(self, items: Any, n: int = 10, *, output: str = "auto") -> Any:
         """The ``n`` items most similar to each given item (cosine of item embeddings).

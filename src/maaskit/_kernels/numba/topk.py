@@ -82,8 +82,24 @@ def _topk_rows(scores, seen_indptr, seen_indices, k, out_idx, out_scores):
         _row_topk(row, k, hs, hi, out_idx[r], out_scores[r])
 
 
+@nb.njit(cache=True, nogil=True)
+def _topk_rows_serial(scores, seen_indptr, seen_indices, k, out_idx, out_scores):
+    for r in range(scores.shape[0]):
+        row = scores[r]
+        for p in range(seen_indptr[r], seen_indptr[r + 1]):
+            row[seen_indices[p]] = -np.inf
+        hs = np.empty(k, dtype=scores.dtype)
+        hi = np.empty(k, dtype=np.int32)
+        _row_topk(row, k, hs, hi, out_idx[r], out_scores[r])
+
+
 def topk_rows(scores, seen_indptr, seen_indices, k, out_idx, out_scores, n_threads=1):
     """Numba twin of :func:`maaskit._kernels.reference.topk.topk_rows`."""
+    if int(n_threads) <= 1:
+        # no parallel region at all: safe to call from many Python threads at once under
+        # any Numba threading layer (workqueue is not), and no team start-up for one row
+        _topk_rows_serial(scores, seen_indptr, seen_indices, int(k), out_idx, out_scores)
+        return
     old = nb.get_num_threads()
     nb.set_num_threads(max(1, min(int(n_threads), nb.config.NUMBA_NUM_THREADS)))
     try:
