@@ -55,3 +55,30 @@ def test_epoch_lowers_the_loss():
                                  0.9, 0.999, 1e-8, 0.0, 0.0, False, step)
         losses.append(loss)
     assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classify", [True, False])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_batches_split_over_threads_match_reference(dtype, classify, n_threads):
+    # batches of 200 rows (and a last one of 50) are split into row chunks whose
+    # gradients are summed: the epoch must equal the reference's up to that sum's rounding
+    rng = np.random.RandomState(1)
+    n, widths = 450, np.array([6, 9, 4], dtype=np.int64)
+    X = rng.randn(n, 6).astype(dtype)
+    y_idx = rng.randint(0, 4, n).astype(np.int64)
+    Y = rng.randn(n, 4).astype(dtype)
+    size = sum(int(a * b + b) for a, b in zip(widths[:-1], widths[1:]))
+    params = (rng.randn(size) * 0.3).astype(dtype)
+    order = rng.permutation(n).astype(np.int64)
+    results = []
+    for k, threads in ((ref, 1), (get_kernel("mlp", "numba"), n_threads)):
+        p = params.copy()
+        g, m, v = (np.zeros_like(p) for _ in range(3))
+        loss, step = k.mlp_epoch(X, y_idx, Y, classify, order, 200, widths, 1, p, g, m, v, 1,
+                                 0.05, 0.9, 0.999, 1e-8, 1e-3, 0.9, True, 0, threads)
+        results.append((loss, step, p))
+    (l0, s0, p0), (l1, s1, p1) = results
+    assert s0 == s1 == 3
+    np.testing.assert_allclose(l1, l0, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(p1, p0, **TOL[dtype])

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from .._backend import available_backends, get_kernel
+from .._config import effective_n_threads
 from .._kernels.reference.dense import ACTIVATIONS
 from ..persistence import register
 from ..utils._param_validation import Options
@@ -183,10 +184,15 @@ class _FusedMLPEngine(_KernelEngine):
         # fit when a step is under ~50 MFLOP (restored in finish()).
         flops = 6 * 200 * int(sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:])))
         self._limiter = None
+        self.n_threads = 1
         if flops < 50e6:
             from threadpoolctl import threadpool_limits
 
             self._limiter = threadpool_limits(limits=1, user_api="blas")
+            # the kernel's own threads split each batch instead (see the mlp kernel)
+            import numba
+
+            self.n_threads = min(effective_n_threads(None), numba.get_num_threads())
 
     def finish(self) -> None:
         if self._limiter is not None:
@@ -210,7 +216,7 @@ class _FusedMLPEngine(_KernelEngine):
             X, y_idx, Y, self.classifier, order.astype(np.int64), bs, self.widths, self.act,
             self.net.params, self.net.grads, self.state["m"], self.state["v"], self.solver, float(lr),
             float(est.beta_1), float(est.beta_2), float(est.epsilon), float(est.alpha), float(est.momentum),
-            bool(est.nesterovs_momentum), int(est.t_))
+            bool(est.nesterovs_momentum), int(est.t_), self.n_threads)
         return float(loss)
 
 

@@ -6,6 +6,13 @@ kernel runs the epoch's batch loop inside Numba: gather the batch rows, forward 
 bias + activation), fused softmax-cross-entropy or half-MSE, backward, and the fused
 ``optim`` update over the flat parameter buffer, with no Python between steps.
 
+With ``n_threads > 1`` each batch is split into contiguous row chunks, one per thread;
+every thread runs forward and backward for its rows with single-threaded GEMMs, and the
+chunk gradients are summed before the update. At these sizes that is what makes a second
+core useful: a threaded BLAS gains little on a 200 x 64 x 128 product, while two halves of
+the batch are two independent GEMM chains. The result equals the one-thread epoch up to
+the rounding of the gradient sum.
+
 Same contract as :mod:`maaskit._kernels.reference.mlp` (the oracle composed of the
 reference ``dense`` and ``optim`` kernels).
 """
@@ -21,14 +28,115 @@ from .dense import _act, _dact
 from .optim import _adam_serial, _sgd_serial
 
 
+#: Fewest batch rows per thread when a batch is split across threads (``n_threads > 1``).
+#: Below this a thread's GEMMs are too small to pay for starting the parallel region.
+MIN_ROWS_PER_THREAD = 64
+
+
 @nb.njit(cache=True, nogil=True)
 def _w(flat, off, a, b):
     return flat[off:off + a * b].reshape((a, b))
 
 
 @nb.njit(cache=True, nogil=True)
+def _rows_forward_backward(X, y_idx, Y, classify, order, s0, mb, inv_n, widths, offs, act, params, gbuf):
+    """Forward and backward for batch rows ``order[s0:s0 + mb]``; gradients into ``gbuf``.
+
+    ``inv_n`` is 1 / (rows of the whole batch): a batch split into row chunks gives chunk
+    gradients that sum to the batch gradient. Returns the chunk's summed loss.
+    """
+    L = widths.shape[0] - 1
+    dt = params.dtype.type
+    # activations A[l] (mb x widths[l]); pre-activations Z only for gelu
+    A = [np.empty((mb, widths[0]), params.dtype)]
+    for i in range(mb):
+        A[0][i, :] = X[order[s0 + i]]
+    Zs = [np.empty((1, 1), params.dtype)]
+    for layer in range(L):
+        W = _w(params, offs[layer], widths[layer], widths[layer + 1])
+        boff = offs[layer] + widths[layer] * widths[layer + 1]
+        b = params[boff:boff + widths[layer + 1]]
+        z = np.dot(A[layer], W)
+        for i in range(mb):
+            for j in range(widths[layer + 1]):
+                z[i, j] += b[j]
+        if layer < L - 1 and act != 0:
+            a = np.empty_like(z)
+            for i in range(mb):
+                for j in range(widths[layer + 1]):
+                    a[i, j] = _act(z[i, j], act)
+            Zs.append(z)
+            A.append(a)
+        else:
+            Zs.append(z)
+            A.append(z)
+    out = A[L]
+    k = widths[L]
+    G = np.empty((mb, k), params.dtype)
+    loss = 0.0
+    if classify:
+        for i in range(mb):
+            mx = out[i, 0]
+            for j in range(1, k):
+                if out[i, j] > mx:
+                    mx = out[i, j]
+            ssum = 0.0
+            for j in range(k):
+                e = math.exp(out[i, j] - mx)
+                G[i, j] = e
+                ssum += e
+            inv = 1.0 / ssum
+            for j in range(k):
+                G[i, j] = dt(G[i, j] * inv) * dt(inv_n)
+            yi = y_idx[order[s0 + i]]
+            G[i, yi] -= dt(inv_n)
+            loss += math.log(ssum) - (out[i, yi] - mx)
+    else:
+        for i in range(mb):
+            r = order[s0 + i]
+            for j in range(k):
+                d = out[i, j] - Y[r, j]
+                G[i, j] = d * dt(inv_n)
+                loss += float(d) * float(d)
+        loss *= 0.5
+    # backward
+    for layer in range(L - 1, -1, -1):
+        W = _w(params, offs[layer], widths[layer], widths[layer + 1])
+        dW = _w(gbuf, offs[layer], widths[layer], widths[layer + 1])
+        boff = offs[layer] + widths[layer] * widths[layer + 1]
+        np.dot(A[layer].T, G, dW)
+        for j in range(widths[layer + 1]):
+            gbuf[boff + j] = 0
+        for i in range(mb):
+            for j in range(widths[layer + 1]):
+                gbuf[boff + j] += G[i, j]
+        if layer > 0:
+            dA = np.dot(G, W.T)
+            if act != 0:
+                z = Zs[layer]
+                a = A[layer]
+                for i in range(mb):
+                    for j in range(widths[layer]):
+                        dA[i, j] = _dact(z[i, j], a[i, j], dA[i, j], act)
+            G = dA
+    return loss
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _chunks_forward_backward(X, y_idx, Y, classify, order, s0, mb, n_chunks, widths, offs, act, params,
+                             gparts, losses):
+    # rows split into n_chunks contiguous runs, one per thread; each GEMM is single-threaded
+    step = (mb + n_chunks - 1) // n_chunks
+    for c in nb.prange(n_chunks):
+        a = s0 + c * step
+        rows = min(step, s0 + mb - a)
+        losses[c] = _rows_forward_backward(X, y_idx, Y, classify, order, a, rows, 1.0 / mb, widths, offs,
+                                           act, params, gparts[c])
+
+
+@nb.njit(cache=True, nogil=True)
 def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v, solver, lr,
-              beta1, beta2, eps, weight_decay, momentum, nesterov, step):
+              beta1, beta2, eps, weight_decay, momentum, nesterov, step, n_threads=1):
     n = order.shape[0]
     L = widths.shape[0] - 1
     dt = params.dtype.type
@@ -37,84 +145,28 @@ def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v
     for layer in range(L):
         offs[layer] = o
         o += widths[layer] * widths[layer + 1] + widths[layer + 1]
+    n_par = max(1, n_threads)
+    gparts = np.empty((n_par if n_par > 1 else 0, params.shape[0]), params.dtype)
+    losses = np.empty(n_par, np.float64)
     total = 0.0
     s = 0
     while s < n:
         mb = min(bs, n - s)
-        # activations A[l] (mb x widths[l]); pre-activations Z only for gelu
-        A = [np.empty((mb, widths[0]), params.dtype)]
-        for i in range(mb):
-            A[0][i, :] = X[order[s + i]]
-        Zs = [np.empty((1, 1), params.dtype)]
-        for layer in range(L):
-            W = _w(params, offs[layer], widths[layer], widths[layer + 1])
-            boff = offs[layer] + widths[layer] * widths[layer + 1]
-            b = params[boff:boff + widths[layer + 1]]
-            z = np.dot(A[layer], W)
-            for i in range(mb):
-                for j in range(widths[layer + 1]):
-                    z[i, j] += b[j]
-            if layer < L - 1 and act != 0:
-                a = np.empty_like(z)
-                for i in range(mb):
-                    for j in range(widths[layer + 1]):
-                        a[i, j] = _act(z[i, j], act)
-                Zs.append(z)
-                A.append(a)
-            else:
-                Zs.append(z)
-                A.append(z)
-        out = A[L]
-        k = widths[L]
-        G = np.empty((mb, k), params.dtype)
-        inv_n = 1.0 / mb
-        loss = 0.0
-        if classify:
-            for i in range(mb):
-                mx = out[i, 0]
-                for j in range(1, k):
-                    if out[i, j] > mx:
-                        mx = out[i, j]
-                ssum = 0.0
-                for j in range(k):
-                    e = math.exp(out[i, j] - mx)
-                    G[i, j] = e
-                    ssum += e
-                inv = 1.0 / ssum
-                for j in range(k):
-                    G[i, j] = dt(G[i, j] * inv) * dt(inv_n)
-                yi = y_idx[order[s + i]]
-                G[i, yi] -= dt(inv_n)
-                loss += math.log(ssum) - (out[i, yi] - mx)
+        # each thread needs enough rows for its GEMMs to beat the fork/join cost
+        chunks = min(n_par, mb // MIN_ROWS_PER_THREAD)
+        if chunks > 1:
+            _chunks_forward_backward(X, y_idx, Y, classify, order, s, mb, chunks, widths, offs, act, params,
+                                     gparts, losses)
+            for i in range(params.shape[0]):
+                acc = gparts[0, i]
+                for c in range(1, chunks):
+                    acc += gparts[c, i]
+                grads[i] = acc
+            for c in range(chunks):
+                total += losses[c]
         else:
-            for i in range(mb):
-                r = order[s + i]
-                for j in range(k):
-                    d = out[i, j] - Y[r, j]
-                    G[i, j] = d * dt(inv_n)
-                    loss += float(d) * float(d)
-            loss *= 0.5
-        total += loss
-        # backward
-        for layer in range(L - 1, -1, -1):
-            W = _w(params, offs[layer], widths[layer], widths[layer + 1])
-            dW = _w(grads, offs[layer], widths[layer], widths[layer + 1])
-            boff = offs[layer] + widths[layer] * widths[layer + 1]
-            np.dot(A[layer].T, G, dW)
-            for j in range(widths[layer + 1]):
-                grads[boff + j] = 0
-            for i in range(mb):
-                for j in range(widths[layer + 1]):
-                    grads[boff + j] += G[i, j]
-            if layer > 0:
-                dA = np.dot(G, W.T)
-                if act != 0:
-                    z = Zs[layer]
-                    a = A[layer]
-                    for i in range(mb):
-                        for j in range(widths[layer]):
-                            dA[i, j] = _dact(z[i, j], a[i, j], dA[i, j], act)
-                G = dA
+            total += _rows_forward_backward(X, y_idx, Y, classify, order, s, mb, 1.0 / mb, widths, offs, act,
+                                            params, grads)
         # fused optimizer update over the flat buffer (the optim kernel's loops)
         step += 1
         if solver == 0:

@@ -17,7 +17,7 @@ from . import dense, optim
 
 
 def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v, solver, lr,
-              beta1, beta2, eps, weight_decay, momentum, nesterov, step):
+              beta1, beta2, eps, weight_decay, momentum, nesterov, step, n_threads=1):
     """Train one epoch in place; see the module docstring.
 
     Parameters
@@ -44,6 +44,8 @@ def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v
     nesterov : bool
     step : int
         Optimizer steps taken so far.
+    n_threads : int, default=1
+        Threads a compiled twin may split each batch over (the reference runs on one).
 
     Returns
     -------
