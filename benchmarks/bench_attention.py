@@ -213,8 +213,8 @@ def main() -> None:
         repeat = 3
     else:
         shapes = [(1, 1, 16, 32), (1, 4, 64, 32), (1, 8, 128, 64), (32, 4, 64, 32),
-                  (64, 8, 32, 32), (16, 8, 128, 64), (64, 4, 128, 32), (8, 8, 256, 64),
-                  (4, 8, 512, 64)]
+                  (64, 8, 32, 32), (8, 8, 128, 64), (16, 8, 128, 64), (64, 4, 128, 32),
+                  (8, 8, 256, 64), (4, 8, 512, 64)]
         repeat = 7
     rows = attention_table(shapes, repeat)
     print(f"\n## Attention forward+backward, float32, {args.threads} thread(s), {args.clock} time "
