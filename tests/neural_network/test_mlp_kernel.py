@@ -11,9 +11,9 @@ from maaskit._kernels.reference import mlp as ref
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
 
 
-def _problem(dtype, classify, seed=0):
+def _problem(dtype, classify, seed=0, n=53, widths=(6, 9, 7, 4)):
     rng = np.random.RandomState(seed)
-    n, widths = 53, np.array([6, 9, 7, 4], dtype=np.int64)
+    widths = np.array(widths, dtype=np.int64)
     X = rng.randn(n, 6).astype(dtype)
     y_idx = rng.randint(0, 4, n).astype(np.int64)
     Y = rng.randn(n, 4).astype(dtype)
@@ -63,14 +63,7 @@ def test_epoch_lowers_the_loss():
 def test_batches_split_over_threads_match_reference(dtype, classify, n_threads):
     # batches of 200 rows (and a last one of 50) are split into row chunks whose
     # gradients are summed: the epoch must equal the reference's up to that sum's rounding
-    rng = np.random.RandomState(1)
-    n, widths = 450, np.array([6, 9, 4], dtype=np.int64)
-    X = rng.randn(n, 6).astype(dtype)
-    y_idx = rng.randint(0, 4, n).astype(np.int64)
-    Y = rng.randn(n, 4).astype(dtype)
-    size = sum(int(a * b + b) for a, b in zip(widths[:-1], widths[1:]))
-    params = (rng.randn(size) * 0.3).astype(dtype)
-    order = rng.permutation(n).astype(np.int64)
+    X, y_idx, Y, order, widths, params = _problem(dtype, classify, seed=1, n=450, widths=(6, 9, 4))
     results = []
     for k, threads in ((ref, 1), (get_kernel("mlp", "numba"), n_threads)):
         p = params.copy()

@@ -175,23 +175,7 @@ class CapturedTorchEngine(TorchEngine):
 
     # -- epochs ------------------------------------------------------------------------------------
     def run_epoch(self, X, y, order, bs: int, lr: float) -> float:
-        """One epoch of mini-batch training; returns the mean training loss.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n, ...)
-        y : ndarray of shape (n,) or (n, k)
-        order : ndarray of shape (n,) or None
-            Sample order (the same permutation the CPU engine would use).
-        bs : int
-            Batch size.
-        lr : float
-            Learning rate of this epoch.
-
-        Returns
-        -------
-        loss : float
-        """
+        """One epoch of mini-batch training (see :meth:`TorchEngine.run_epoch`)."""
         Xd, yd = self._epoch_data(X, y, order, lr)
         self.loss_sum.zero_()
         n = Xd.shape[0]

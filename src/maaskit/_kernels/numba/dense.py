@@ -113,28 +113,37 @@ def activation_backward(Z, A, dA, act, dZ):
         _bwd_serial(z, a, da, act, dz)
 
 
+@nb.njit(nogil=True, inline="always")
+def _softmax_ce_row(z, yi, scale, probs, grad):
+    """Stable softmax of one logit row into ``probs``; ``grad = (probs - onehot) * scale``.
+
+    ``probs`` and ``grad`` may be the same row. Returns the row's cross-entropy.
+    """
+    k = z.shape[0]
+    mx = z[0]
+    for j in range(1, k):
+        if z[j] > mx:
+            mx = z[j]
+    s = 0.0
+    for j in range(k):
+        e = math.exp(z[j] - mx)
+        probs[j] = e
+        s += e
+    inv = 1.0 / s
+    for j in range(k):
+        probs[j] *= inv
+        grad[j] = probs[j] * scale
+    grad[yi] -= scale
+    return math.log(s) - (z[yi] - mx)
+
+
 @nb.njit(cache=True, nogil=True)
 def softmax_cross_entropy(logits, y, probs, grad):
-    n, k = logits.shape
+    n = logits.shape[0]
     inv_n = 1.0 / n
     loss = 0.0
     for i in range(n):
-        mx = logits[i, 0]
-        for j in range(1, k):
-            if logits[i, j] > mx:
-                mx = logits[i, j]
-        s = 0.0
-        for j in range(k):
-            e = math.exp(logits[i, j] - mx)
-            probs[i, j] = e
-            s += e
-        inv = 1.0 / s
-        for j in range(k):
-            probs[i, j] *= inv
-            grad[i, j] = probs[i, j] * inv_n
-        yi = y[i]
-        grad[i, yi] -= inv_n
-        loss += math.log(s) - (logits[i, yi] - mx)
+        loss += _softmax_ce_row(logits[i], y[i], inv_n, probs[i], grad[i])
     return loss * inv_n
 
 

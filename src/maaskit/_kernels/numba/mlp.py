@@ -24,7 +24,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .dense import _act, _dact
+from .dense import _act, _dact, _softmax_ce_row
 from .optim import _adam_serial, _sgd_serial
 
 
@@ -76,21 +76,7 @@ def _rows_forward_backward(X, y_idx, Y, classify, order, s0, mb, inv_n, widths, 
     loss = 0.0
     if classify:
         for i in range(mb):
-            mx = out[i, 0]
-            for j in range(1, k):
-                if out[i, j] > mx:
-                    mx = out[i, j]
-            ssum = 0.0
-            for j in range(k):
-                e = math.exp(out[i, j] - mx)
-                G[i, j] = e
-                ssum += e
-            inv = 1.0 / ssum
-            for j in range(k):
-                G[i, j] = dt(G[i, j] * inv) * dt(inv_n)
-            yi = y_idx[order[s0 + i]]
-            G[i, yi] -= dt(inv_n)
-            loss += math.log(ssum) - (out[i, yi] - mx)
+            loss += _softmax_ce_row(out[i], y_idx[order[s0 + i]], inv_n, G[i], G[i])
     else:
         for i in range(mb):
             r = order[s0 + i]

@@ -70,27 +70,26 @@ def _row_topk(row, k, hs, hi, out_i, out_s):
         out_s[t] = ninf
 
 
+@nb.njit(nogil=True, inline="always")
+def _one_row(scores, seen_indptr, seen_indices, k, out_idx, out_scores, r):
+    row = scores[r]
+    for p in range(seen_indptr[r], seen_indptr[r + 1]):
+        row[seen_indices[p]] = -np.inf
+    hs = np.empty(k, dtype=scores.dtype)
+    hi = np.empty(k, dtype=np.int32)
+    _row_topk(row, k, hs, hi, out_idx[r], out_scores[r])
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _topk_rows(scores, seen_indptr, seen_indices, k, out_idx, out_scores):
-    n_rows = scores.shape[0]
-    for r in nb.prange(n_rows):
-        row = scores[r]
-        for p in range(seen_indptr[r], seen_indptr[r + 1]):
-            row[seen_indices[p]] = -np.inf
-        hs = np.empty(k, dtype=scores.dtype)
-        hi = np.empty(k, dtype=np.int32)
-        _row_topk(row, k, hs, hi, out_idx[r], out_scores[r])
+    for r in nb.prange(scores.shape[0]):
+        _one_row(scores, seen_indptr, seen_indices, k, out_idx, out_scores, r)
 
 
 @nb.njit(cache=True, nogil=True)
 def _topk_rows_serial(scores, seen_indptr, seen_indices, k, out_idx, out_scores):
     for r in range(scores.shape[0]):
-        row = scores[r]
-        for p in range(seen_indptr[r], seen_indptr[r + 1]):
-            row[seen_indices[p]] = -np.inf
-        hs = np.empty(k, dtype=scores.dtype)
-        hi = np.empty(k, dtype=np.int32)
-        _row_topk(row, k, hs, hi, out_idx[r], out_scores[r])
+        _one_row(scores, seen_indptr, seen_indices, k, out_idx, out_scores, r)
 
 
 def topk_rows(scores, seen_indptr, seen_indices, k, out_idx, out_scores, n_threads=1):
