@@ -79,6 +79,9 @@ class CapturedTorchEngine(TorchEngine):
         self.t_t = torch.full((), float(est.t_), dtype=torch.float64, device=self.device)
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         self._graph = None  # (CUDAGraph, static X chunk, static y chunk) once captured
+        # One side stream for the warm-up steps and the capture: BLAS handles and their
+        # workspaces are created per (device, stream), and must exist before a capture.
+        self._stream = torch.cuda.Stream(device=self.device) if self.capture else None
         self._eager_steps = 0
         self._capture_failed = False
 
@@ -136,7 +139,7 @@ class CapturedTorchEngine(TorchEngine):
         sy.copy_(yd[:k])
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(self.device)
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=self._stream):
             self._steps(sx, sy, bs)
         self._graph = (graph, sx, sy)
 
@@ -153,7 +156,7 @@ class CapturedTorchEngine(TorchEngine):
             self._steps(Xc, yc, bs)
             return
         if self._eager_steps < self.WARMUP_STEPS:
-            side = torch.cuda.Stream(device=self.device)
+            side = self._stream
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):
                 self._steps(Xc, yc, bs)
