@@ -452,6 +452,18 @@ class _KernelEngine:
         if st is None or any(v.shape != (n,) or v.dtype != self.net.dtype for v in st.values()):
             st = est._opt_state = {k: np.zeros(n, dtype=self.net.dtype) for k in ("m", "v")}
         self.state = st
+        self._limiter = None
+
+    def hold_one_blas_thread(self) -> None:
+        """Run BLAS on one thread until :meth:`finish` (small GEMMs in a tight loop).
+
+        A GEMM of a few MFLOP finishes before a second BLAS thread is useful, and on a busy
+        machine a descheduled BLAS thread stalls every step.
+        """
+        if self._limiter is None:
+            from threadpoolctl import threadpool_limits
+
+            self._limiter = threadpool_limits(limits=1, user_api="blas")
 
     def param_sum(self) -> float:
         return float(self.net.params.sum())
@@ -460,7 +472,9 @@ class _KernelEngine:
         return self.net.params
 
     def finish(self) -> None:
-        pass
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
 
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         return _forward_chunks(self.net, X, self.est._predict_chunk)

@@ -179,25 +179,15 @@ class _FusedMLPEngine(_KernelEngine):
         self.widths = np.array([est.input_shape_[0]] + [layer.units for layer in self.net.layers], dtype=np.int64)
         self.act = ACTIVATIONS[est.activation]
         self.solver = {"sgd": 0, "adam": 1, "adamw": 2}[est.solver]
-        # Small GEMMs (digits: 200x64x128) finish before a second BLAS thread is useful, and a
-        # descheduled BLAS thread stalls every step on a busy machine: one BLAS thread during
-        # fit when a step is under ~50 MFLOP (restored in finish()).
+        # Small GEMMs (digits: 200x64x128, under ~50 MFLOP a step): one BLAS thread during
+        # fit, and the kernel's own threads split each batch instead (see the mlp kernel)
         flops = 6 * 200 * int(sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:])))
-        self._limiter = None
         self.n_threads = 1
         if flops < 50e6:
-            from threadpoolctl import threadpool_limits
-
-            self._limiter = threadpool_limits(limits=1, user_api="blas")
-            # the kernel's own threads split each batch instead (see the mlp kernel)
             import numba
 
+            self.hold_one_blas_thread()
             self.n_threads = min(effective_n_threads(None), numba.get_num_threads())
-
-    def finish(self) -> None:
-        if self._limiter is not None:
-            self._limiter.restore_original_limits()
-            self._limiter = None
 
     def run_epoch(self, X, y, order, bs, lr):
         est = self.est
