@@ -106,7 +106,9 @@ def test_causal_with_leading_padding_masks_whole_query_rows(backend):
 
 def test_numba_threaded_gemm_path_restores_blas_threads():
     # the threaded GEMM path holds BLAS to one thread while it runs, then must put it back
-    controller = nb_attention._blas_controller()
+    from maaskit._config import _blas_controller
+
+    controller = _blas_controller()
     before = [lib["num_threads"] for lib in controller.info()]
     q, k, v, do, kv = _problem(np.float32, B=4, H=4, T=65, D=32, pad=False)
     assert nb_attention._parallel(q) and nb_attention._gemm(q)

@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
+from .._config import one_blas_thread
 from ..exceptions import ArtifactError, DeviceWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
 from ..utils._param_validation import Interval, Options, validate_parameters
@@ -461,9 +462,7 @@ class _KernelEngine:
         machine a descheduled BLAS thread stalls every step.
         """
         if self._limiter is None:
-            from threadpoolctl import threadpool_limits
-
-            self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._limiter = one_blas_thread()
 
     def param_sum(self) -> float:
         return float(self.net.params.sum())

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from .._backend import available_backends, get_kernel
-from .._config import effective_n_threads
+from .._config import effective_n_threads, get_config
 from .._kernels.reference.dense import ACTIVATIONS
 from ..persistence import register
 from ..utils._param_validation import Options
@@ -180,14 +180,18 @@ class _FusedMLPEngine(_KernelEngine):
         self.act = ACTIVATIONS[est.activation]
         self.solver = {"sgd": 0, "adam": 1, "adamw": 2}[est.solver]
         # Small GEMMs (digits: 200x64x128, under ~50 MFLOP a step): one BLAS thread during
-        # fit, and the kernel's own threads split each batch instead (see the mlp kernel)
+        # fit. Splitting each batch over the kernel's own threads gained 1.0-1.4x on an idle
+        # 2-core machine but made epochs ~20x slower when another process held one core
+        # (each of the epoch's parallel regions waits for a descheduled thread), so it is
+        # opt-in: only an explicit maaskit.set_config(n_threads=k > 1) turns it on.
         flops = 6 * 200 * int(sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:])))
         self.n_threads = 1
         if flops < 50e6:
             import numba
 
             self.hold_one_blas_thread()
-            self.n_threads = min(effective_n_threads(None), numba.get_num_threads())
+            if get_config()["n_threads"]:
+                self.n_threads = min(effective_n_threads(None), numba.get_num_threads())
 
     def run_epoch(self, X, y, order, bs, lr):
         est = self.est

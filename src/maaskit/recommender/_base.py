@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from .._backend import available_backends, get_kernel, has_torch, resolve_backend, resolve_device
-from .._config import effective_n_threads
+from .._config import effective_n_threads, one_blas_thread
 from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
 from ..utils._ids import IdIndex, _as_1d
@@ -486,9 +486,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         # both release the GIL), n_jobs blocks at a time. Threading inside each block instead
         # (a BLAS team for the GEMM, then an OpenMP team for top-k) made the two teams spin
         # against each other: on 2 cores, 2 threads ran slower than 1.
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             if n_threads == 1:
                 for s in starts:
                     block(s, 1)

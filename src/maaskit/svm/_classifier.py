@@ -12,7 +12,6 @@ slices it) or, for one-vs-rest, kernel rows.
 from __future__ import annotations
 
 import contextlib
-import functools
 from concurrent.futures import ThreadPoolExecutor
 import numbers
 import warnings
@@ -30,7 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import get_kernel, resolve_backend
-from .._config import effective_n_threads
+from .._config import effective_n_threads, one_blas_thread
 from .._kernels.reference.svm_kernel import KERNELS, kernel_matrix, row_norms_sq
 from ..linear_model._base import (SparseInputMixin, encode_targets, labels_from_scores, log_of,
                                   two_columns)
@@ -53,18 +52,11 @@ _BLAS_SERIAL_FLOPS = 1e10
 _PARALLEL_MIN_SAMPLES = 2000
 
 
-@functools.cache
-def _threadpool_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def _blas_threads(flops: float):
     """Context limiting BLAS to one thread when ``flops`` is small."""
     if flops >= _BLAS_SERIAL_FLOPS:
         return contextlib.nullcontext()
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+    return one_blas_thread()
 
 
 def _has_probability(est: "SVMClassifier") -> bool:

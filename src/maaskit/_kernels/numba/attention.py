@@ -16,7 +16,6 @@ head. Two per-head code paths, picked per call by :data:`GEMM_MIN_LENGTH`:
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import numba as nb
 import numpy as np
@@ -259,15 +258,6 @@ def _gemm(q) -> bool:
     return q.shape[2] >= GEMM_MIN_LENGTH
 
 
-@functools.cache
-def _blas_controller():
-    """threadpoolctl handle on the loaded BLAS libraries (numba's np.dot calls SciPy's)."""
-    import scipy.linalg.cython_blas  # noqa: F401  (load it before the scan below)
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas")
-
-
 def _one_blas_thread(parallel: bool, gemm: bool):
     """Hold BLAS to one thread while the threaded GEMM path runs.
 
@@ -276,7 +266,9 @@ def _one_blas_thread(parallel: bool, gemm: bool):
     The switch costs ~60 us, against >= 1 ms of work on this path.
     """
     if parallel and gemm:
-        return _blas_controller().limit(limits=1)
+        from ..._config import one_blas_thread
+
+        return one_blas_thread()
     return contextlib.nullcontext()
 
 
