@@ -2,14 +2,36 @@
 """Cython ``conv2d`` kernel: im2col / col2im with OpenMP, GEMMs on BLAS, GIL released.
 
 Same contract as ``maaskit._kernels.reference.conv2d``: ``cols`` is (C*KH*KW, N*OH*OW), so
-the forward pass is one GEMM ``W (F x K) @ cols`` for the whole batch (large enough for BLAS
-to run at full speed), followed by a parallel scatter into NCHW with the bias added.
+the forward pass is the GEMM ``W (F x K) @ cols`` for the whole batch, followed by a
+parallel scatter into NCHW with the bias added.
+
+Every parallel step runs on the one OpenMP team: the GEMMs are split into column blocks
+(``_n_blocks``) computed by that team with BLAS held to one thread. Letting a threaded BLAS
+run between OpenMP regions put two thread teams on the cores, each spinning while the other
+worked: on 2 cores the conv layers ran 3-4x slower with 2 threads than torch (and slower
+than with 1). The blocks are fixed by the shapes, not the thread count, and the dW partial
+sums are added in block order, so results do not depend on the number of threads.
 """
 
 import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+from maaskit._config import one_blas_thread
+
+# Column blocks per GEMM: at most _MAX_BLOCKS, each at least _MIN_BLOCK_COLS wide (narrower
+# GEMMs lose BLAS efficiency). 8 blocks keep 2-8 threads busy with dynamic scheduling.
+cdef enum:
+    _MAX_BLOCKS = 8
+    _MIN_BLOCK_COLS = 512
+
+
+cdef inline Py_ssize_t _n_blocks(Py_ssize_t ncols) noexcept nogil:
+    cdef Py_ssize_t nb = ncols // _MIN_BLOCK_COLS
+    if nb < 1:
+        return 1
+    return nb if nb < _MAX_BLOCKS else _MAX_BLOCKS
 
 
 cdef inline void gemm_rm(char ta, char tb, int m, int n, int k, floating* A, int lda,
@@ -56,14 +78,20 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if n == 0:
         return
     cdef floating[:, ::1] res = np.empty((f, NP), dtype=np.float32 if floating is float else np.float64)
-    with nogil:
-        _im2col(x, kh, kw, stride, padding, oh, ow, cols)
-        gemm_rm(c'N', c'N', f, NP, K, <floating*>&w[0, 0, 0, 0], K, &cols[0, 0], NP, &res[0, 0], NP)
-        for t in prange(n * f, schedule="static"):
-            s = t // f
-            k = t % f
-            for q in range(p):
-                out[s, k, q // ow, q % ow] = res[k, s * p + q] + b[k]
+    cdef Py_ssize_t nblk = _n_blocks(NP), step = (NP + nblk - 1) // nblk, bi, a
+    with one_blas_thread():
+        with nogil:
+            _im2col(x, kh, kw, stride, padding, oh, ow, cols)
+            for bi in prange(nblk, schedule="dynamic"):
+                a = bi * step
+                if a < NP:
+                    gemm_rm(c'N', c'N', f, <int>min(step, NP - a), K, <floating*>&w[0, 0, 0, 0], K,
+                            &cols[0, a], NP, &res[0, a], NP)
+            for t in prange(n * f, schedule="static"):
+                s = t // f
+                k = t % f
+                for q in range(p):
+                    out[s, k, q // ow, q % ow] = res[k, s * p + q] + b[k]
 
 
 def conv2d_backward(const floating[:, ::1] cols, const floating[:, :, :, ::1] w,
@@ -79,37 +107,55 @@ def conv2d_backward(const floating[:, ::1] cols, const floating[:, :, :, ::1] w,
     dt = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] d2 = np.empty((f, max(NP, 1)), dtype=dt)
     cdef floating[:, ::1] dcols
-    with nogil:
-        for k in prange(f, schedule="static"):
-            acc = 0
-            for s in range(n):
-                for q in range(p):
-                    d2[k, s * p + q] = dout[s, k, q // ow, q % ow]
-                    acc = acc + dout[s, k, q // ow, q % ow]
-            db[k] = <floating>acc
-        # dW (F x K) = d2 (F x NP) @ cols^T (NP x K)
-        gemm_rm(c'N', c'T', f, K, NP, &d2[0, 0], NP, <floating*>&cols[0, 0], NP, &dw[0, 0, 0, 0], K)
+    cdef Py_ssize_t nblk = _n_blocks(NP), step = (NP + nblk - 1) // nblk, bi, bj, a, e
+    cdef floating[:, :, ::1] part = np.zeros((nblk, f, K), dtype=dt)
+    cdef floating* dwp = &dw[0, 0, 0, 0]
+    with one_blas_thread():
+        with nogil:
+            for k in prange(f, schedule="static"):
+                acc = 0
+                for s in range(n):
+                    for q in range(p):
+                        d2[k, s * p + q] = dout[s, k, q // ow, q % ow]
+                        acc = acc + dout[s, k, q // ow, q % ow]
+                db[k] = <floating>acc
+            # dW (F x K) = d2 (F x NP) @ cols^T (NP x K): one partial per column block, then
+            # summed in block order
+            for bi in prange(nblk, schedule="dynamic"):
+                a = bi * step
+                if a < NP:
+                    gemm_rm(c'N', c'T', f, K, <int>min(step, NP - a), &d2[0, a], NP,
+                            <floating*>&cols[0, a], NP, &part[bi, 0, 0], K)
+            for e in prange(f * K, schedule="static"):
+                dwp[e] = part[0, e // K, e % K]
+                for bj in range(1, nblk):
+                    dwp[e] += part[bj, e // K, e % K]
     if not need_dx:
         return
     dcols = np.empty((K, NP), dtype=dt)
-    with nogil:
-        # dcols (K x NP) = W^T (K x F) @ d2 (F x NP)
-        gemm_rm(c'T', c'N', K, NP, f, <floating*>&w[0, 0, 0, 0], K, &d2[0, 0], NP, &dcols[0, 0], NP)
-        for t in prange(c * n, schedule="static"):
-            ci = t // n
-            s = t % n
-            for iy in range(h):
-                for ix in range(wd):
-                    dx[s, ci, iy, ix] = 0
-            for i in range(kh):
-                for j in range(kw):
-                    r = (ci * kh + i) * kw + j
-                    for y in range(oh):
-                        iy = y * stride + i - padding
-                        if iy < 0 or iy >= h:
-                            continue
-                        o = s * p + y * ow
-                        for xo in range(ow):
-                            ix = xo * stride + j - padding
-                            if ix >= 0 and ix < wd:
-                                dx[s, ci, iy, ix] += dcols[r, o + xo]
+    with one_blas_thread():
+        with nogil:
+            # dcols (K x NP) = W^T (K x F) @ d2 (F x NP), by column blocks
+            for bi in prange(nblk, schedule="dynamic"):
+                a = bi * step
+                if a < NP:
+                    gemm_rm(c'T', c'N', K, <int>min(step, NP - a), f, <floating*>&w[0, 0, 0, 0], K,
+                            &d2[0, a], NP, &dcols[0, a], NP)
+            for t in prange(c * n, schedule="static"):
+                ci = t // n
+                s = t % n
+                for iy in range(h):
+                    for ix in range(wd):
+                        dx[s, ci, iy, ix] = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        r = (ci * kh + i) * kw + j
+                        for y in range(oh):
+                            iy = y * stride + i - padding
+                            if iy < 0 or iy >= h:
+                                continue
+                            o = s * p + y * ow
+                            for xo in range(ow):
+                                ix = xo * stride + j - padding
+                                if ix >= 0 and ix < wd:
+                                    dx[s, ci, iy, ix] += dcols[r, o + xo]

@@ -310,7 +310,14 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
             from ._torch_path import TorchEngine
 
             return TorchEngine(self, self._torch_device)
-        return _KernelEngine(self)
+        engine = _KernelEngine(self)
+        if self._one_blas_thread_in_fit():
+            engine.hold_one_blas_thread()
+        return engine
+
+    def _one_blas_thread_in_fit(self) -> bool:
+        """Whether the CPU kernels train with BLAS held to one thread (see subclasses)."""
+        return False
 
     def _score_network(self, engine, X, y) -> float:
         out = engine.predict_raw(X)

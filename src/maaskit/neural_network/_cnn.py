@@ -207,6 +207,12 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         """
         return self._predict_label(X)
 
+    def _one_blas_thread_in_fit(self) -> bool:
+        # The conv and pool kernels run their own OpenMP team (the conv GEMMs split into
+        # column blocks on it); a threaded BLAS for the dense layers in between would put a
+        # second team on the cores, each spinning while the other works.
+        return True
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True

@@ -514,15 +514,12 @@ class _RNNBase(SequenceInputMixin, NeuralEstimatorBase):
         return [Recurrent(self.cell, self.hidden_size, n_tokens, self.embedding_dim),
                 Dense(n_outputs, "identity")]
 
-    def _make_engine(self, where):
-        engine = super()._make_engine(where)
+    def _one_blas_thread_in_fit(self) -> bool:
         # Each time step multiplies (batch x H) by (H x gates*H): a few MFLOP at most sizes
         # used here, too small for a second BLAS thread, which then only spins against
         # the next step (measured 3-5x slower epochs on a busy 2-core machine).
         H = int(self.hidden_size)
-        if hasattr(engine, "hold_one_blas_thread") and 2 * 256 * H * 4 * H < 50e6:
-            engine.hold_one_blas_thread()
-        return engine
+        return 2 * 256 * H * 4 * H < 50e6
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -457,6 +457,11 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
     def _token_input(self) -> bool:
         return True
 
+    def _one_blas_thread_in_fit(self) -> bool:
+        # The attention and layer-norm kernels run their own OpenMP team; a threaded BLAS
+        # for the projections in between would put a second team on the cores.
+        return True
+
     def _build_layers(self, input_shape, n_outputs):
         if self.d_model % self.n_heads:
             raise ValueError(
