@@ -1,11 +1,11 @@
-"""rnn kernel: Cython vs Numba per kernel call, and GRU classifier epochs vs a torch loop.
+"""rnn kernel: Cython vs Numba per kernel call and per GRU classifier epoch.
 
 Usage: ``python benchmarks/bench_rnn.py [--quick]``.
 
 Part 1 times one forward+backward of each cell on a mini-batch (float32, time-major), best
 of ``repeat``. Part 2 times GRU RNNClassifier training (the bench_attention part 2 row) with
-backend="cython" and backend="numba", against torch's nn.GRU + Adam (same sizes, batch,
-learning rate) as the peer. JIT warm-up is
+backend="cython" and backend="numba"; the same GRU against a torch nn.GRU loop is part 2 of
+``bench_attention.py``. JIT warm-up is
 done before timing. ``--quick`` shrinks sizes. Prints load average: the machine is shared.
 """
 
@@ -65,8 +65,6 @@ def kernel_call(mod, cell, T, B, H, dt=np.float32):
 
 
 def gru_epochs(n, T, d, hidden, epochs, bs):
-    import torch
-
     from maaskit.neural_network import RNNClassifier
 
     rng = np.random.RandomState(0)
@@ -81,20 +79,6 @@ def gru_epochs(n, T, d, hidden, epochs, bs):
         t0 = time.perf_counter()
         clf = RNNClassifier("gru", max_iter=epochs, backend=backend, **kw).fit(X, y)
         out[backend] = ((time.perf_counter() - t0) / epochs, clf.score(X, y), clf.backend_["rnn"])
-    torch.manual_seed(0)
-    gru, head = torch.nn.GRU(d, hidden, batch_first=True), torch.nn.Linear(hidden, 2)
-    opt = torch.optim.Adam(list(gru.parameters()) + list(head.parameters()), lr=0.005)
-    Xt, yt = torch.tensor(X), torch.tensor(y)
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(n)
-        for s in range(0, n, bs):
-            idx = perm[s:s + bs]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(head(gru(Xt[idx])[1][0]), yt[idx])
-            loss.backward()
-            opt.step()
-    out["torch"] = ((time.perf_counter() - t0) / epochs, None, "torch")
     return out
 
 
@@ -122,9 +106,9 @@ def main():
     n = 1000 if args.quick else 4000
     res = gru_epochs(n, 30, 8, 64, 2 if args.quick else 3, 64)
     print(f"\nGRU RNNClassifier n={n} T=30 d=8 h=64 bs=64 (seconds per epoch)")
-    print("| learner | s/epoch | ratio vs torch nn.GRU loop | train acc | backend_['rnn'] |")
+    print("| backend | s/epoch | ratio vs cython | train acc | backend_['rnn'] |")
     print("|---|---|---|---|---|")
-    base = res["torch"][0]
+    base = res["cython"][0]
     for k, (t, acc, used) in res.items():
         print(f"| {k} | {t:.3f} | {t / base:.2f} | {'' if acc is None else f'{acc:.3f}'} "
               f"| {used} |")

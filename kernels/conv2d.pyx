@@ -44,6 +44,18 @@ cdef inline void gemm_rm(char ta, char tb, int m, int n, int k, floating* A, int
         dgemm(&tb, &ta, &n, &m, &k, &one, B, &ldb, A, &lda, &zero, C, &ldc)
 
 
+cdef void _gemm_column_blocks(char ta, int m, int k, floating* A, int lda, floating* B,
+                              floating* C, Py_ssize_t ncols) noexcept nogil:
+    """C[:, cols] = op(A) (m x k) @ B[:, cols] (k x ncols), row-major, by column blocks on the
+    OpenMP team; B and C have leading dimension ``ncols``."""
+    cdef Py_ssize_t nblk = _n_blocks(ncols), step = (ncols + nblk - 1) // nblk, bi, a
+    for bi in prange(nblk, schedule="dynamic"):
+        a = bi * step
+        if a < ncols:
+            gemm_rm(ta, c'N', m, <int>min(step, ncols - a), k, A, lda, B + a, <int>ncols, C + a,
+                    <int>ncols)
+
+
 cdef void _im2col(const floating[:, :, :, ::1] x, int kh, int kw, int stride, int padding,
                   int oh, int ow, floating[:, ::1] cols) noexcept nogil:
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
@@ -78,15 +90,10 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] 
     if n == 0:
         return
     cdef floating[:, ::1] res = np.empty((f, NP), dtype=np.float32 if floating is float else np.float64)
-    cdef Py_ssize_t nblk = _n_blocks(NP), step = (NP + nblk - 1) // nblk, bi, a
     with one_blas_thread():
         with nogil:
             _im2col(x, kh, kw, stride, padding, oh, ow, cols)
-            for bi in prange(nblk, schedule="dynamic"):
-                a = bi * step
-                if a < NP:
-                    gemm_rm(c'N', c'N', f, <int>min(step, NP - a), K, <floating*>&w[0, 0, 0, 0], K,
-                            &cols[0, a], NP, &res[0, a], NP)
+            _gemm_column_blocks(c'N', f, K, <floating*>&w[0, 0, 0, 0], K, &cols[0, 0], &res[0, 0], NP)
             for t in prange(n * f, schedule="static"):
                 s = t // f
                 k = t % f
@@ -135,12 +142,8 @@ def conv2d_backward(const floating[:, ::1] cols, const floating[:, :, :, ::1] w,
     dcols = np.empty((K, NP), dtype=dt)
     with one_blas_thread():
         with nogil:
-            # dcols (K x NP) = W^T (K x F) @ d2 (F x NP), by column blocks
-            for bi in prange(nblk, schedule="dynamic"):
-                a = bi * step
-                if a < NP:
-                    gemm_rm(c'T', c'N', K, <int>min(step, NP - a), f, <floating*>&w[0, 0, 0, 0], K,
-                            &d2[0, a], NP, &dcols[0, a], NP)
+            # dcols (K x NP) = W^T (K x F) @ d2 (F x NP)
+            _gemm_column_blocks(c'T', K, f, <floating*>&w[0, 0, 0, 0], K, &d2[0, 0], &dcols[0, 0], NP)
             for t in prange(c * n, schedule="static"):
                 ci = t // n
                 s = t % n
