@@ -134,7 +134,7 @@ def main() -> None:
     rng = np.random.RandomState(0)
     header = "| corpus | mode | library | time (s) | words/s | ratio vs gensim | hit@10 | pair cos | random-pair cos |"
     table = [header, "|---|---|---|---|---|---|---|---|---|"]
-    print("\n".join(lines[-2:]), flush=True)
+    print("\n".join(lines[-2:] + [""] + table), flush=True)
     for sg, mode in ((0, "CBOW"), (1, "skip-gram")):
         gm, gt = run_gensim(corpus, sg, 1)
         gwps = n_tokens / gt
@@ -162,6 +162,7 @@ def main() -> None:
         table += ["", f"Real text: {len(real):,} sentences, {n_real:,} tokens, {REAL_EPOCHS} epochs.", "",
                   "| mode | library | time (s) | words/s | ratio vs gensim | top-10 overlap with gensim | gensim seed-vs-seed overlap |",
                   "|---|---|---|---|---|---|---|"]
+        print("\n".join(table[-5:]), flush=True)
         for sg, mode in ((0, "CBOW"), (1, "skip-gram")):
             gm, gt = run_gensim(real, sg, REAL_EPOCHS)
             gm2, _ = run_gensim(real, sg, REAL_EPOCHS, seed=2)
