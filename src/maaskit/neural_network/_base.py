@@ -311,12 +311,12 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
 
             return TorchEngine(self, self._torch_device)
         engine = _KernelEngine(self)
-        if self._one_blas_thread_in_fit():
+        if self._serial_blas():
             engine.hold_one_blas_thread()
         return engine
 
-    def _one_blas_thread_in_fit(self) -> bool:
-        """Whether the CPU kernels train with BLAS held to one thread (see subclasses)."""
+    def _serial_blas(self) -> bool:
+        """Whether the CPU kernels run (fit and predict) with BLAS on one thread (see subclasses)."""
         return False
 
     def _score_network(self, engine, X, y) -> float:
@@ -344,7 +344,11 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
             raise ValueError(
                 f"{self._where(method)}: X must have per-sample shape {tuple(self.input_shape_)}; "
                 f"got {X.shape[1:]!r}.")
-        return _forward_chunks(self.network_, self._to_network_input(X), self._predict_chunk)
+        Xn = self._to_network_input(X)
+        if self._serial_blas():
+            with one_blas_thread():
+                return _forward_chunks(self.network_, Xn, self._predict_chunk)
+        return _forward_chunks(self.network_, Xn, self._predict_chunk)
 
     # The public predict / predict_proba methods stay on each estimator (their docstrings
     # describe that estimator's input); their bodies are these three helpers.

@@ -207,7 +207,7 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         """
         return self._predict_label(X)
 
-    def _one_blas_thread_in_fit(self) -> bool:
+    def _serial_blas(self) -> bool:
         # The conv and pool kernels run their own OpenMP team (the conv GEMMs split into
         # column blocks on it); a threaded BLAS for the dense layers in between would put a
         # second team on the cores, each spinning while the other works.

@@ -514,7 +514,7 @@ class _RNNBase(SequenceInputMixin, NeuralEstimatorBase):
         return [Recurrent(self.cell, self.hidden_size, n_tokens, self.embedding_dim),
                 Dense(n_outputs, "identity")]
 
-    def _one_blas_thread_in_fit(self) -> bool:
+    def _serial_blas(self) -> bool:
         # Each time step multiplies (batch x H) by (H x gates*H): a few MFLOP at most sizes
         # used here, too small for a second BLAS thread, which then only spins against
         # the next step (measured 3-5x slower epochs on a busy 2-core machine).

@@ -457,7 +457,7 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
     def _token_input(self) -> bool:
         return True
 
-    def _one_blas_thread_in_fit(self) -> bool:
+    def _serial_blas(self) -> bool:
         # The attention and layer-norm kernels run their own OpenMP team; a threaded BLAS
         # for the projections in between would put a second team on the cores.
         return True
