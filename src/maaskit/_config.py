@@ -113,17 +113,65 @@ def _blas_controller() -> Any:
     return ThreadpoolController().select(user_api="blas")
 
 
-def one_blas_thread() -> Any:
+class _BlasHold:
+    """One holder's share of the process-wide one-BLAS-thread limit.
+
+    threadpoolctl limits are process-wide, and the code that asks for one BLAS thread runs
+    concurrently (top-k blocks on a thread pool, neural engines, Dask workers with threads).
+    Nested or interleaved ``limit()``/``restore`` pairs would restore whichever limits their
+    own entry saw, so a thread leaving early could give BLAS its threads back while another
+    still relies on one thread, or a late exit could restore "1" for good. Instead every
+    holder counts itself in: the first one in sets the limit, the last one out restores the
+    limits seen before the first; the lock makes the count and the switch one step.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = False
+        with _BLAS_LOCK:
+            global _BLAS_HOLDERS, _BLAS_LIMITER
+            if _BLAS_HOLDERS == 0:
+                _BLAS_LIMITER = _blas_controller().limit(limits=1)
+            _BLAS_HOLDERS += 1
+            self._held = True
+
+    def restore_original_limits(self) -> None:
+        """Give back this holder's share; the last holder restores the original limits."""
+        with _BLAS_LOCK:
+            global _BLAS_HOLDERS, _BLAS_LIMITER
+            if not self._held:
+                return
+            self._held = False
+            _BLAS_HOLDERS -= 1
+            if _BLAS_HOLDERS == 0 and _BLAS_LIMITER is not None:
+                _BLAS_LIMITER.restore_original_limits()
+                _BLAS_LIMITER = None
+
+    def __enter__(self) -> "_BlasHold":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore_original_limits()
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_HOLDERS = 0
+_BLAS_LIMITER: Any = None
+
+
+def one_blas_thread() -> _BlasHold:
     """Hold every loaded BLAS to one thread: a context manager (or call ``restore_original_limits``).
 
     For loops of small GEMMs, where a second BLAS thread only spins against the next call,
     and for code that runs its own threads around BLAS calls. The library scan is cached:
     ~60 us per use instead of the ~6 ms of a fresh ``threadpoolctl.threadpool_limits``.
+    Holds are reference-counted, so concurrent and interleaved holders are safe: the limit
+    is set by the first holder and the original limits come back when the last one leaves.
 
     Returns
     -------
-    limiter : threadpoolctl limiter
-        Restores the previous limits on exit or on ``restore_original_limits()``.
+    hold : context manager
+        Gives back its share on exit or on ``restore_original_limits()`` (idempotent).
     """
-    return _blas_controller().limit(limits=1)
-
+    return _BlasHold()
