@@ -71,3 +71,36 @@ def test_fit_ddp_errors():
         fit_ddp(MLPClassifier(random_state=np.random.RandomState(0)), np.zeros((2, 2)), np.zeros(2))
     with pytest.raises(RuntimeError, match="fit_ddp: torch.distributed is not initialised"):
         fit_ddp_rank(MLPClassifier(), np.zeros((2, 2)), np.zeros(2))
+
+
+def test_local_device_index_reads_local_rank():
+    from maaskit.distributed._ddp import local_device_index
+
+    assert local_device_index({"LOCAL_RANK": "3"}, n_devices=4) == 3
+    assert local_device_index({}, fallback_rank=1, n_devices=2) == 1
+    with pytest.raises(RuntimeError, match="LOCAL_RANK is not set"):
+        local_device_index({}, n_devices=2)
+    with pytest.raises(RuntimeError, match="sees 2 device"):
+        local_device_index({"LOCAL_RANK": "2"}, n_devices=2)
+    with pytest.raises(RuntimeError, match="must be an int"):
+        local_device_index({"LOCAL_RANK": "x"}, n_devices=2)
+
+
+def test_nccl_worker_binds_each_rank_to_its_own_gpu(monkeypatch):
+    # Without a GPU: record which device each rank would bind (every rank on cuda:0 is what
+    # NCCL rejects).
+    import torch
+
+    from maaskit.distributed import _ddp
+
+    bound = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", bound.append)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    est = MLPClassifier(device="cuda")
+    for rank in (0, 1):
+        _ddp._bind_cuda_device(est, fallback_rank=rank)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    _ddp._bind_cuda_device(est)  # torchrun's form
+    _ddp._bind_cuda_device(MLPClassifier(device="cpu"))  # CPU ranks bind nothing
+    assert bound == [0, 1, 1]

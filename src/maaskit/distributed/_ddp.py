@@ -35,6 +35,59 @@ def _shard(s: int, batch: int, rank: int, world: int) -> tuple[int, int]:
     return s + (batch * rank) // world, s + (batch * (rank + 1)) // world
 
 
+def local_device_index(environ: Any = None, *, fallback_rank: int | None = None, n_devices: int) -> int:
+    """The CUDA device this process trains on: its local rank on this machine.
+
+    ``torchrun`` (and most launchers) put the process's index on its machine in
+    ``LOCAL_RANK``; :func:`fit_ddp`'s own workers pass their rank instead. Without this every
+    rank would use ``cuda:0``, which NCCL rejects (two ranks on one device).
+
+    Parameters
+    ----------
+    environ : mapping, default=None
+        Environment to read (``os.environ`` when None).
+    fallback_rank : int, default=None
+        Local rank to use when ``LOCAL_RANK`` is not set.
+    n_devices : int
+        CUDA devices visible to this process.
+
+    Returns
+    -------
+    index : int
+        A valid device index.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get("LOCAL_RANK")
+    if raw is None:
+        if fallback_rank is None:
+            raise RuntimeError(
+                f"{WHERE}: LOCAL_RANK is not set, so the CUDA device of this rank is unknown; "
+                f"start the job with torchrun (which sets it) or set LOCAL_RANK."
+            )
+        local = int(fallback_rank)
+    else:
+        try:
+            local = int(raw)
+        except ValueError:
+            raise RuntimeError(f"{WHERE}: LOCAL_RANK must be an int; got {raw!r}.") from None
+    if not 0 <= local < n_devices:
+        raise RuntimeError(
+            f"{WHERE}: local rank {local} needs CUDA device {local}, but this process sees "
+            f"{n_devices} device(s); start at most one rank per GPU on each machine."
+        )
+    return local
+
+
+def _bind_cuda_device(estimator: Any, fallback_rank: int | None = None) -> None:
+    """Make this rank's GPU the current device before NCCL or the engine touch CUDA."""
+    if getattr(estimator, "device", "cpu") != "cuda":
+        return
+    import torch
+
+    torch.cuda.set_device(local_device_index(fallback_rank=fallback_rank,
+                                             n_devices=torch.cuda.device_count()))
+
+
 def _kernel_engine(est: Any, group: Any) -> Any:
     import torch
     import torch.distributed as dist
@@ -168,6 +221,8 @@ def fit_ddp_rank(estimator: Any, X: Any, y: Any, *, group: Any = None) -> Any:
     import torch.distributed as dist
 
     _check_estimator(estimator)
+    if dist.is_available() and dist.is_initialized() and dist.get_backend(group) == "nccl":
+        _bind_cuda_device(estimator)
     if not dist.is_available() or not dist.is_initialized():
         raise RuntimeError(
             f"{WHERE}: torch.distributed is not initialised; call "
@@ -211,6 +266,10 @@ def _worker(rank: int, world: int, backend: str, init_method: str, estimator: An
     # Share the cores between the ranks instead of letting each take all of them.
     torch.set_num_threads(threads)
     set_config(n_threads=threads)
+    if backend == "nccl":
+        # Our workers all run on this machine: the rank is the local rank.
+        os.environ["LOCAL_RANK"] = str(rank)
+        _bind_cuda_device(estimator, fallback_rank=rank)
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world)
     try:
         fit_ddp_rank(estimator, X, y)
