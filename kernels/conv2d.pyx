@@ -18,7 +18,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
-from maaskit._config import one_blas_thread
+from maaskit._kernels._blas import one_blas_thread
 
 # Column blocks per GEMM: at most _MAX_BLOCKS, each at least _MIN_BLOCK_COLS wide (narrower
 # GEMMs lose BLAS efficiency). 8 blocks keep 2-8 threads busy with dynamic scheduling.

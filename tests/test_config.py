@@ -9,7 +9,7 @@ import time
 import pytest
 
 import maaskit
-from maaskit import _config
+from maaskit._kernels import _blas as _config
 from maaskit._config import _blas_controller, effective_n_threads, one_blas_thread
 
 

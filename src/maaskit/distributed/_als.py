@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .._backend import get_kernel
 from ..exceptions import ModelFitError
-from ._fit import (
+from ._blocks import (
     _concat,
     _csr,
     _popularity,

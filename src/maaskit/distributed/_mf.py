@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._backend import get_kernel
-from ._fit import (
+from ._blocks import (
     _concat,
     _popularity,
     _split_by_cells,

@@ -266,7 +266,7 @@ def _one_blas_thread(parallel: bool, gemm: bool):
     The switch costs ~60 us, against >= 1 ms of work on this path.
     """
     if parallel and gemm:
-        from ..._config import one_blas_thread
+        from .._blas import one_blas_thread
 
         return one_blas_thread()
     return contextlib.nullcontext()
