@@ -164,6 +164,32 @@ def resolve_backend(name: str, backend: str, where: str = "") -> str:
     return backend
 
 
+def optional_backend(name: str, backend: str) -> str | None:
+    """The backend that serves an optional kernel ``name`` for a ``backend`` request, or None.
+
+    For kernels that only some backends provide and that have a general fallback (the fused
+    whole-epoch ``mlp`` kernel, else the per-layer ``dense`` path): ``"auto"`` takes the
+    first provider in the table's order; an explicit backend is used only when it provides
+    ``name``; None means "use the fallback". Estimators ask here instead of branching on
+    backend names themselves.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name.
+    backend : {"auto", "cython", "numba", "numpy"}
+        Requested backend (already validated).
+
+    Returns
+    -------
+    backend : str or None
+    """
+    avail = available_backends(name)
+    if backend == "auto":
+        return avail[0] if avail else None
+    return backend if backend in avail else None
+
+
 def get_kernel(name: str, backend: str = "auto") -> ModuleType:
     """Return the module implementing kernel ``name`` for ``backend``.
 

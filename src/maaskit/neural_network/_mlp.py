@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from .._backend import available_backends, get_kernel
+from .._backend import get_kernel, optional_backend
 from .._config import effective_n_threads, get_config
 from .._kernels.reference.dense import ACTIVATIONS
 from ..persistence import register
@@ -160,12 +160,12 @@ class _MLPBase(NeuralEstimatorBase):
         return [Dense(s, self.activation) for s in sizes] + [Dense(n_outputs, "identity")]
 
     def _make_engine(self, where):
-        # The fused whole-epoch kernel exists for Numba only; backend="cython"/"numpy" run the
-        # per-layer path on those backends' dense kernels (same maths, same results).
-        if (self.device_ == "cpu" and not getattr(self, "_torch_device", None)
-                and self.backend in ("auto", "numba") and "numba" in available_backends("mlp")):
-            self.backend_["mlp"] = "numba"
-            return _FusedMLPEngine(self, get_kernel("mlp", "numba"))
+        # The fused whole-epoch kernel is optional (the backend table says who provides it);
+        # other backends run the per-layer path on their dense kernels (same maths, same results).
+        fused = optional_backend("mlp", self.backend)
+        if self.device_ == "cpu" and not getattr(self, "_torch_device", None) and fused is not None:
+            self.backend_["mlp"] = fused
+            return _FusedMLPEngine(self, get_kernel("mlp", fused))
         self.backend_.pop("mlp", None)
         return super()._make_engine(where)
 
