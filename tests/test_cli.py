@@ -111,3 +111,22 @@ def other_model():
 
     return Recommender("als", n_factors=4, max_iter=2, random_state=1).fit(
         pd.DataFrame({"user": [0, 0, 1, 1, 2], "item": [0, 1, 1, 2, 2]}))
+
+
+def test_serve_signing_key_file(tmp_path, model, monkeypatch):
+    import maaskit.serving
+
+    monkeypatch.delenv("MAASKIT_SIGNING_KEY", raising=False)
+    reg = tmp_path / "reg"
+    Registry(reg).publish("films", model)  # unsigned
+    key = tmp_path / "key"
+    key.write_text("s3cret\n")
+    seen = {}
+    monkeypatch.setattr(maaskit.serving, "run", lambda registry, **kw: seen.setdefault("reg", registry))
+    assert main(["serve", "--registry", str(reg), "--no-auth", "--signing-key-file", str(key)]) == 0
+    with pytest.raises(maaskit.ArtifactError, match="not signed"):
+        seen["reg"].load("films")
+    a = tmp_path / "a.npz"
+    model.save(a)
+    assert main(["models", "publish", "films", str(a), "--registry", str(reg), "--signing-key-file", str(key)]) == 0
+    assert type(Registry(reg, signing_key="s3cret").load("films", 2)) is type(model)

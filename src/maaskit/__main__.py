@@ -16,10 +16,19 @@ import click
 _REGISTRY_HELP = "registry folder (default: $MAASKIT_HOME, else ~/.maaskit)"
 
 
-def _registry(path: str | None) -> Any:
+_SIGNING_HELP = ("file holding the artifact signing key (default: $MAASKIT_SIGNING_KEY); with a key, "
+                 "unsigned or mis-signed models are refused")
+
+
+def _registry(path: str | None, signing_key_file: str | None = None) -> Any:
     from maaskit.registry import Registry
 
-    return Registry(path)
+    key = None
+    if signing_key_file is not None:
+        key = Path(signing_key_file).read_bytes().strip()
+        if not key:
+            raise click.BadParameter(f"the signing key file {signing_key_file!r} is empty.")
+    return Registry(path, signing_key=key)
 
 
 def _pairs(values: Sequence[str], what: str, number: bool = False) -> dict:
@@ -136,16 +145,18 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log", is_flag=True, help="log every request (costs throughput)")
+@click.option("--signing-key-file", default=None, type=click.Path(exists=True, dir_okay=False), help=_SIGNING_HELP)
 def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None,
           no_auth: bool, allow_publish: bool, batching: bool, batch_model: tuple, max_batch: int,
           max_wait_ms: float, default_model: str | None, reload_interval: float, max_body_bytes: int,
-          kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool) -> int:
+          kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool,
+          signing_key_file: str | None) -> int:
     """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json."""
     from maaskit.serving import run
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together.")
-    reg = _registry(registry)
+    reg = _registry(registry, signing_key_file)
     if not no_auth and not any(not k.revoked for k in reg.list_keys()):
         click.echo(f"note: {reg.root} has no API key yet; create one with "
                    f"'maaskit keys create --registry {reg.root} --scope \"read:*\"'", err=True)
@@ -207,10 +218,12 @@ def models_show(name: str, registry: str | None, include_archived: bool) -> int:
 @click.option("--tag", "tags", multiple=True, help="key=value (repeatable)")
 @click.option("--metric", "metrics", multiple=True, help="key=number (repeatable)")
 @click.option("--alias", default=None, help="point this alias (e.g. production) at the new version")
+@click.option("--signing-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="file holding the key the registry signs with (default: $MAASKIT_SIGNING_KEY)")
 def models_publish(name: str, artifact: str, registry: str | None, description: str, tags: tuple,
-                   metrics: tuple, alias: str | None) -> int:
+                   metrics: tuple, alias: str | None, signing_key_file: str | None) -> int:
     """Publish a saved model file ARTIFACT as the next version of NAME."""
-    mv = _registry(registry).publish_bytes(name, Path(artifact).read_bytes(), description=description,
+    mv = _registry(registry, signing_key_file).publish_bytes(name, Path(artifact).read_bytes(), description=description,
                                            tags=_pairs(tags, "--tag"), metrics=_pairs(metrics, "--metric", True),
                                            alias=alias)
     click.echo(f"published {mv.name} v{mv.version} (sha256 {mv.sha256[:12]}...)"

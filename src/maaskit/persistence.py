@@ -1,33 +1,115 @@
 """Safe persistence: a model is one ``.npz`` file of plain arrays plus a JSON header.
 
-Nothing is ever unpickled (``allow_pickle=False``). The header records a format version,
-the estimator's class (resolved through an allow-list that lives here, in maaskit's code,
-never in the artifact), its hyper-parameters, JSON-able fitted attributes and a SHA-256
-over every array (name, dtype, shape and bytes). A foreign, truncated or tampered file gives
-:class:`~maaskit.exceptions.ArtifactError`.
+Nothing is ever unpickled. The header records a format version, the estimator's class
+(resolved through an allow-list that lives here, in maaskit's code, never in the artifact),
+its hyper-parameters and JSON-able fitted attributes. Loading treats the file as untrusted
+input, in this order:
+
+1. **Bounds** (:class:`ReadLimits`): number of arrays, each array's declared size (read from
+   its ``.npy`` header), the uncompressed total and the JSON header's size and depth are
+   checked from what the file declares, before anything is allocated; only bool, integer,
+   float and text dtypes are accepted.
+2. **Checksum**: a SHA-256 over the canonical JSON header (all fields but ``sha256`` and
+   ``signature``) and every array (name, dtype, shape, bytes).
+3. **Signature** (optional): an HMAC-SHA256 of the same content under a secret key.
+4. **Class allow-list** and **state schema**: each loadable class declares what its state
+   must satisfy (:mod:`maaskit._schema`: dtypes, shapes tied together by named dimensions,
+   index arrays in range, CSR structure, tree structure, finite values, hyper-parameters
+   accepted by the estimator's own constraints). Nothing reaches a kernel before this passes.
+
+Any failure is an :class:`~maaskit.exceptions.ArtifactError` that says what is wrong.
+
+Checksum versus signature
+-------------------------
+The **checksum** protects against *accidents*: a truncated download, a flipped bit, a file
+edited by mistake. Anyone can recompute it, so it proves nothing about who wrote the file.
+The **signature** protects against *tampering*: it is an HMAC-SHA256 under a secret key
+(``signing_key=`` or the environment variable ``MAASKIT_SIGNING_KEY``), so only holders of
+the key can produce a file that verifies. When a key is configured, :func:`load` requires a
+valid signature by default (``require_signature=False`` accepts unsigned files, but a
+signature that is present is always checked). The schema checks in step 4 apply to every
+file, signed or not: a signature says who made a file, not that the file is sane.
+
+Formats
+-------
+Format 2 (written since maaskit 0.x) checksums the header as well as the arrays and can be
+signed. Format-1 files still load: their checksum covers the arrays only, so their header
+is protected by the schema checks alone, which they pass through like any other file; they
+cannot carry a signature, so they are refused wherever a signature is required.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import hmac
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
 
+from ._artifact import (
+    SIGNING_KEY_ENV,
+    ReadLimits,
+    checksum_v1,
+    digest_message,
+    read_container,
+    resolve_key,
+    sign,
+    write_container,
+)
 from .exceptions import ArtifactError
 
-__all__ = ["save", "load", "dumps", "loads", "register", "FORMAT_VERSION"]
+__all__ = ["save", "load", "dumps", "loads", "register", "registered_classes", "ReadLimits",
+           "FORMAT_VERSION", "SIGNING_KEY_ENV"]
 
-FORMAT_VERSION = 1
-_HEADER = "__maaskit__"
+FORMAT_VERSION = 2
 _REGISTRY: dict[str, type] = {}
 T = TypeVar("T", bound=type)
+
+# The allow-list: every class an artifact may name, with the module that defines it. It is
+# written here, in maaskit's code (never read from an artifact), and it is complete at import
+# of this module whatever else has been imported; a class's module is imported only when an
+# artifact names it (so ``import maaskit`` stays light). tests/test_persistence.py checks that
+# it matches the @register decorators.
+_ALLOW_LIST: dict[str, str] = {
+    "maaskit.ensemble.RandomForestClassifier": "maaskit.ensemble._forest",
+    "maaskit.ensemble.RandomForestRegressor": "maaskit.ensemble._forest",
+    "maaskit.linear_model.LinearRegression": "maaskit.linear_model._linear_regression",
+    "maaskit.linear_model.LogisticRegression": "maaskit.linear_model._logistic",
+    "maaskit.linear_model.SGDClassifier": "maaskit.linear_model._sgd",
+    "maaskit.linear_model.SGDRegressor": "maaskit.linear_model._sgd",
+    "maaskit.neural_network.CNNClassifier": "maaskit.neural_network._cnn",
+    "maaskit.neural_network.GAN": "maaskit.neural_network._gan",
+    "maaskit.neural_network.MLPClassifier": "maaskit.neural_network._mlp",
+    "maaskit.neural_network.MLPRegressor": "maaskit.neural_network._mlp",
+    "maaskit.neural_network.RNNClassifier": "maaskit.neural_network._rnn",
+    "maaskit.neural_network.RNNRegressor": "maaskit.neural_network._rnn",
+    "maaskit.neural_network.TransformerClassifier": "maaskit.neural_network._transformer",
+    "maaskit.recommender.ALS": "maaskit.recommender._als",
+    "maaskit.recommender.BPR": "maaskit.recommender._bpr",
+    "maaskit.recommender.MatrixFactorization": "maaskit.recommender._mf",
+    "maaskit.recommender.Popularity": "maaskit.recommender._popularity",
+    "maaskit.recommender.Recommender": "maaskit.recommender._recommender",
+    "maaskit.recommender.SVDpp": "maaskit.recommender._svdpp",
+    "maaskit.svm.SVMClassifier": "maaskit.svm._classifier",
+    "maaskit.text.DocumentVectorizer": "maaskit.text._vectorizer",
+    "maaskit.text.SentimentClassifier": "maaskit.text._sentiment",
+    "maaskit.text.Word2Vec": "maaskit.text._word2vec",
+}
+
+
+def _resolve(key: Any) -> type | None:
+    """The class an artifact names, importing only its own module; ``None`` if not allowed."""
+    if not isinstance(key, str) or key not in _ALLOW_LIST and key not in _REGISTRY:
+        return None
+    if key not in _REGISTRY:
+        import importlib
+
+        importlib.import_module(_ALLOW_LIST[key])
+    return _REGISTRY.get(key)
 
 
 def register(estimator_class: T) -> T:
@@ -47,6 +129,16 @@ def register(estimator_class: T) -> T:
     return cls
 
 
+def registered_classes() -> list[str]:
+    """Names of every class an artifact may hold (the allow-list).
+
+    Returns
+    -------
+    names : list of str
+    """
+    return sorted(set(_ALLOW_LIST) | set(_REGISTRY))
+
+
 def _class_key(obj: Any) -> str:
     cls = type(obj)
     for key, registered in _REGISTRY.items():
@@ -54,34 +146,28 @@ def _class_key(obj: Any) -> str:
             return key
     raise ArtifactError(
         f"save: {cls.__name__} is not a maaskit estimator that can be saved; "
-        f"registered classes are {sorted(_REGISTRY)}."
+        f"registered classes are {registered_classes()}."
     )
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(name.encode())
-        h.update(str(a.dtype.str).encode())
-        h.update(repr(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
+    if isinstance(o, tuple):
+        return list(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
-def dumps(estimator: Any) -> bytes:
+def dumps(estimator: Any, *, signing_key: str | bytes | None = None) -> bytes:
     """Serialise a fitted estimator to bytes (the content of a ``.npz`` artifact).
 
     Parameters
     ----------
     estimator : estimator
         A registered maaskit estimator.
+    signing_key : str or bytes, default=None
+        Sign the artifact (HMAC-SHA256) with this key; ``None`` uses ``$MAASKIT_SIGNING_KEY``
+        when set, else writes an unsigned artifact.
 
     Returns
     -------
@@ -89,7 +175,8 @@ def dumps(estimator: Any) -> bytes:
     """
     from . import __version__
 
-    key = _class_key(estimator)
+    key = resolve_key(signing_key)
+    cls_key = _class_key(estimator)
     attrs, arrays = estimator._get_state()
     for name, a in arrays.items():
         if not isinstance(a, np.ndarray) or a.dtype.hasobject:
@@ -98,25 +185,64 @@ def dumps(estimator: Any) -> bytes:
         params = json.loads(json.dumps(estimator.get_params(deep=False), default=_json_default))
     except TypeError as exc:
         raise ArtifactError(f"save: hyper-parameters of {type(estimator).__name__} must be JSON-able ({exc}).") from None
-    header = {
+    try:
+        attrs = json.loads(json.dumps(attrs, default=_json_default, allow_nan=True))
+    except TypeError as exc:
+        raise ArtifactError(f"save: fitted state of {type(estimator).__name__} is not JSON-able ({exc}).") from None
+    header: dict[str, Any] = {
         "format": "maaskit",
         "format_version": FORMAT_VERSION,
         "maaskit_version": __version__,
-        "class": key,
+        "class": cls_key,
         "params": params,
         "attrs": attrs,
-        "sha256": _checksum(arrays),
     }
-    try:
-        blob = json.dumps(header, default=_json_default, allow_nan=True).encode()
-    except TypeError as exc:
-        raise ArtifactError(f"save: fitted state of {type(estimator).__name__} is not JSON-able ({exc}).") from None
-    buf = io.BytesIO()
-    np.savez(buf, **{_HEADER: np.frombuffer(blob, dtype=np.uint8)}, **arrays)
-    return buf.getvalue()
+    message = digest_message(header, arrays)
+    header["sha256"] = hashlib.sha256(message).hexdigest()
+    if key is not None:
+        header["signature"] = {"alg": "hmac-sha256", "value": sign(message, key)}
+    return write_container(header, arrays)
 
 
-def loads(data: bytes, *, expected_class: type | None = None) -> Any:
+def _verify(header: dict, arrays: dict[str, np.ndarray], key: bytes | None, require: bool) -> None:
+    version = header.get("format_version")
+    if type(version) is not int or version > FORMAT_VERSION or version < 1:
+        raise ArtifactError(
+            f"load: unsupported artifact format_version {version!r}; this maaskit reads "
+            f"versions 1..{FORMAT_VERSION}. Upgrade maaskit."
+        )
+    stored = header.get("sha256")
+    if version == 1:
+        if not isinstance(stored, str) or not hmac.compare_digest(checksum_v1(arrays), stored):
+            raise ArtifactError("load: checksum mismatch: the artifact was modified or truncated.")
+        if require:
+            raise ArtifactError("load: the artifact is not signed (format 1 cannot be) and a "
+                                "signature is required.")
+        return
+    message = digest_message(header, arrays)
+
+    if not isinstance(stored, str) or not hmac.compare_digest(hashlib.sha256(message).hexdigest(), stored):
+        raise ArtifactError("load: checksum mismatch: the artifact was modified or truncated.")
+    sig = header.get("signature")
+    if sig is None:
+        if require:
+            raise ArtifactError("load: the artifact is not signed and a signature is required "
+                                f"(a signing key is configured: argument or ${SIGNING_KEY_ENV}).")
+        return
+    if not (isinstance(sig, dict) and sig.get("alg") == "hmac-sha256" and isinstance(sig.get("value"), str)):
+        raise ArtifactError("load: the artifact's signature field is malformed.")
+    if key is None:
+        if require:
+            raise ArtifactError("load: a signature is required but no signing key is configured "
+                                f"(pass signing_key= or set ${SIGNING_KEY_ENV}).")
+        return  # signed, but nothing to check it against: the checksum still holds
+    if not hmac.compare_digest(sign(message, key), sig["value"]):
+        raise ArtifactError("load: signature mismatch: the artifact was not signed with this key, "
+                            "or was modified after signing.")
+
+
+def loads(data: bytes, *, expected_class: type | None = None, signing_key: str | bytes | None = None,
+          require_signature: bool | None = None, limits: ReadLimits | None = None) -> Any:
     """Rebuild an estimator from bytes made by :func:`dumps`.
 
     Parameters
@@ -124,53 +250,51 @@ def loads(data: bytes, *, expected_class: type | None = None) -> Any:
     data : bytes
     expected_class : type, default=None
         When given, the artifact must hold an instance of this class (or a subclass).
+    signing_key : str or bytes, default=None
+        Verify the artifact's HMAC-SHA256 signature with this key; ``None`` uses
+        ``$MAASKIT_SIGNING_KEY`` when set.
+    require_signature : bool, default=None
+        Refuse unsigned artifacts. ``None`` means "when a key is configured".
+    limits : ReadLimits, default=None
+        Bounds on what is read; ``None`` uses ``ReadLimits()`` (see its defaults).
 
     Returns
     -------
     estimator : estimator
+
+    Raises
+    ------
+    ArtifactError
+        A foreign, corrupt, tampered, mis-signed or inconsistent artifact.
     """
-    try:
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-        files = set(npz.files)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ArtifactError(f"load: not a maaskit artifact (unreadable .npz: {exc}).") from None
-    if _HEADER not in files:
-        raise ArtifactError("load: not a maaskit artifact (no maaskit header in the file).")
-    try:
-        raw = npz[_HEADER]
-        if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8:
-            raise ValueError("the header is not a uint8 array")
-        header = json.loads(raw.tobytes().decode())
-        arrays = {k: npz[k] for k in files if k != _HEADER}
-        if any(not isinstance(a, np.ndarray) for a in arrays.values()):
-            raise ValueError("an entry is not a .npy array")
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ArtifactError(f"load: corrupt maaskit artifact ({exc}).") from None
-    if not isinstance(header, dict) or header.get("format") != "maaskit":
-        raise ArtifactError("load: not a maaskit artifact (bad header).")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ArtifactError(
-            f"load: unsupported artifact format_version {version!r}; this maaskit reads "
-            f"versions 1..{FORMAT_VERSION}. Upgrade maaskit."
-        )
-    if _checksum(arrays) != header.get("sha256"):
-        raise ArtifactError("load: checksum mismatch: the artifact was modified or truncated.")
-    _import_estimators()
-    cls = _REGISTRY.get(header.get("class"))
+    from ._schema import check_state
+
+    key = resolve_key(signing_key)
+    require = (key is not None) if require_signature is None else bool(require_signature)
+    header, arrays = read_container(data, limits if limits is not None else ReadLimits())
+    if header.get("format") != "maaskit":
+        raise ArtifactError("load: not a maaskit artifact: the header does not say format 'maaskit'.")
+    _verify(header, arrays, key, require)
+    cls = _resolve(header.get("class"))
     if cls is None:
         raise ArtifactError(f"load: class {header.get('class')!r} is not a loadable maaskit estimator.")
     if expected_class is not None and not issubclass(cls, expected_class):
         raise ArtifactError(f"load: the artifact holds a {cls.__name__}, not a {expected_class.__name__}.")
+    params, attrs = header.get("params"), header.get("attrs")
+    if not isinstance(params, dict) or not isinstance(attrs, dict):
+        raise ArtifactError("load: corrupt maaskit artifact: 'params' and 'attrs' must be JSON objects.")
+    params = check_state(cls, params, attrs, arrays)
     try:
-        est = cls(**header["params"])
-        est._set_state(header["attrs"], arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+        est = cls(**params)
+        est._set_state(attrs, arrays)
+    except ArtifactError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ArtifactError(f"load: inconsistent {cls.__name__} artifact ({type(exc).__name__}: {exc}).") from None
     return est
 
 
-def save(estimator: Any, path: str | os.PathLike) -> Path:
+def save(estimator: Any, path: str | os.PathLike, *, signing_key: str | bytes | None = None) -> Path:
     """Save a fitted estimator to ``path`` atomically (temp file then rename).
 
     Parameters
@@ -178,13 +302,15 @@ def save(estimator: Any, path: str | os.PathLike) -> Path:
     estimator : estimator
     path : str or path-like
         Target file; ``.npz`` is the customary suffix.
+    signing_key : str or bytes, default=None
+        Sign with this key (see :func:`dumps`).
 
     Returns
     -------
     path : Path
     """
     path = Path(path)
-    data = dumps(estimator)
+    data = dumps(estimator, signing_key=signing_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".maaskit-", suffix=".tmp")
     try:
@@ -200,7 +326,9 @@ def save(estimator: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def load(path: str | os.PathLike, *, expected_class: type | None = None) -> Any:
+def load(path: str | os.PathLike, *, expected_class: type | None = None,
+         signing_key: str | bytes | None = None, require_signature: bool | None = None,
+         limits: ReadLimits | None = None) -> Any:
     """Load an estimator saved by :func:`save`.
 
     Parameters
@@ -208,32 +336,24 @@ def load(path: str | os.PathLike, *, expected_class: type | None = None) -> Any:
     path : str or path-like
     expected_class : type, default=None
         Require the artifact to hold this class.
+    signing_key : str or bytes, default=None
+        Verify the signature with this key (see :func:`loads`).
+    require_signature : bool, default=None
+        Refuse unsigned artifacts; ``None`` means "when a key is configured".
+    limits : ReadLimits, default=None
+        Bounds on what is read.
 
     Returns
     -------
     estimator : estimator
     """
-    return loads(Path(path).read_bytes(), expected_class=expected_class)
-
-
-# Subpackages whose import runs @register decorators: the allow-list lives in this code,
-# never in an artifact.
-_ESTIMATOR_PACKAGES = (
-    "recommender",
-    "linear_model",
-    "svm",
-    "ensemble",
-    "neural_network",
-    "text",
-)
-
-
-def _import_estimators() -> None:
-    import importlib.util
-
-    for name in _ESTIMATOR_PACKAGES:
-        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
-            importlib.import_module(f"{__package__}.{name}")
+    limits = limits if limits is not None else ReadLimits()
+    size = os.path.getsize(path)
+    if size > limits.max_total_bytes + (64 << 20):
+        raise ArtifactError(f"load: {os.fspath(path)!r} is {size} bytes; the limit is "
+                            f"max_total_bytes={limits.max_total_bytes}.")
+    return loads(Path(path).read_bytes(), expected_class=expected_class, signing_key=signing_key,
+                 require_signature=require_signature, limits=limits)
 
 
 class PersistableMixin:
@@ -245,32 +365,36 @@ class PersistableMixin:
 
     _state_objects: dict[str, Callable[[dict, np.ndarray | None], Any]] = {}
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, signing_key: str | bytes | None = None) -> Path:
         """Save the fitted model to ``path`` (JSON header + arrays, no pickle).
 
         Parameters
         ----------
         path : str or path-like
+        signing_key : str or bytes, default=None
+            Sign the artifact (see :func:`maaskit.persistence.dumps`).
 
         Returns
         -------
         path : Path
         """
-        return save(self, path)
+        return save(self, path, signing_key=signing_key)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Any:
+    def load(cls, path: str | os.PathLike, **kwargs: Any) -> Any:
         """Load a model saved with :meth:`save`.
 
         Parameters
         ----------
         path : str or path-like
+        **kwargs
+            ``signing_key``, ``require_signature``, ``limits``: see :func:`maaskit.load`.
 
         Returns
         -------
         estimator : estimator
         """
-        return load(path, expected_class=cls)
+        return load(path, expected_class=cls, **kwargs)
 
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         attrs: dict[str, Any] = {}

@@ -238,3 +238,39 @@ def test_tabular_signature():
     assert {"predict", "predict_proba"} <= set(sig["methods"])
     assert infer_signature(Recommender())["kind"] == "tabular"  # unfitted: no ids yet
 
+
+
+def test_signing_registry_signs_and_refuses_unsigned(tmp_path, model, monkeypatch):
+    from maaskit.persistence import dumps
+
+    monkeypatch.delenv("MAASKIT_SIGNING_KEY", raising=False)
+    plain = Registry(tmp_path / "a")
+    plain.publish("films", model)
+    unsigned_path = tmp_path / "a" / plain.get_version("films").path
+    signed = Registry(tmp_path / "b", signing_key="secret")
+    mv = signed.publish("films", model)
+    assert type(signed.load("films")) is type(model)
+    # what it published is signed with its key: another key refuses it
+    with pytest.raises(ArtifactError, match="signature mismatch"):
+        Registry(tmp_path / "b", signing_key="other").load("films")
+    # uploads are verified when signed and re-signed by the registry
+    mv2 = signed.publish_bytes("films", unsigned_path.read_bytes())
+    assert type(signed.load("films", mv2.version)) is type(model)
+    with pytest.raises(ArtifactError, match="signature mismatch"):
+        signed.publish_bytes("films", dumps(model, signing_key="other"))
+    # an unsigned artifact swapped in on disk (catalogue digest updated too) is refused
+    path = tmp_path / "b" / mv.path
+    path.write_bytes(unsigned_path.read_bytes())
+    import hashlib
+    import sqlite3
+
+    con = sqlite3.connect(signed.db_path)
+    con.execute("UPDATE versions SET sha256 = ? WHERE name = 'films' AND version = 1",
+                (hashlib.sha256(path.read_bytes()).hexdigest(),))
+    con.commit()
+    con.close()
+    with pytest.raises(ArtifactError, match="not signed"):
+        signed.load("films", 1)
+    monkeypatch.setenv("MAASKIT_SIGNING_KEY", "secret")
+    with pytest.raises(ArtifactError, match="not signed"):
+        Registry(tmp_path / "b").load("films", 1)

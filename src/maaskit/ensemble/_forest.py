@@ -25,6 +25,7 @@ from sklearn.utils.validation import validate_data
 from .._backend import get_kernel, resolve_backend
 from .._config import effective_n_threads
 from ..exceptions import NotFittedError
+from .._schema import BACKENDS, Arr, Attr, Forest, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._binning import compute_thresholds
@@ -38,6 +39,71 @@ def _chunks(n: int, k: int) -> list[tuple[int, int]]:
     edges = np.linspace(0, n, k + 1).astype(np.int64)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
+
+
+def _object_labels(name: str, dim: str) -> Rule:
+    """classes_/feature_names_in_ saved as a JSON list when they were object arrays."""
+    def ok(d: dict, attrs: dict, arrays: dict, params: dict) -> bool:
+        v = attrs.get(name)
+        if v is None:
+            return True
+        vals = v.get("__object_array__") if isinstance(v, dict) and len(v) == 1 else None
+        if not isinstance(vals, list) or not all(isinstance(x, (str, int, float, bool)) for x in vals):
+            return False
+        if name in arrays or dim in d and d[dim] != len(vals):
+            return False
+        d.setdefault(dim, len(vals))
+        return len(set(vals)) == len(vals)
+    return Rule(f"attribute {name!r}", f"must be a list of distinct JSON scalars, one per {dim}", ok)
+
+
+#: Saved state of a forest: flat trees (see maaskit._schema.Forest), binning thresholds.
+_FOREST_SCHEMA = StateSchema(
+    attrs={
+        "n_features_in_": Attr(int, dim="n_features", min=1),
+        "backend_": Attr(str, options=BACKENDS),
+        "max_features_": Attr(int, min=1),
+        "n_classes_": Attr(int, min=2, optional=True),
+        "oob_score_": Attr(float, optional=True),
+        "classes_": Attr(dict, optional=True),
+        "feature_names_in_": Attr(dict, optional=True),
+    },
+    arrays={
+        "bin_thresholds_": Arr("f8", ("n_features", None)),
+        "n_bins_": Arr("i4", ("n_features",), min=1),
+        "tree_offsets_": Arr("i8", (None,)),
+        "tree_feature_": Arr("i4", ("n_nodes",)),
+        "tree_threshold_": Arr("f8", ("n_nodes",), finite=False),
+        "tree_left_": Arr("i4", ("n_nodes",)),
+        "tree_right_": Arr("i4", ("n_nodes",)),
+        "tree_value_": Arr("f8", ("n_nodes", "n_outputs")),
+        "tree_impurity_": Arr("f8", ("n_nodes",)),
+        "tree_weighted_n_node_samples_": Arr("f8", ("n_nodes",), min=0),
+        "tree_n_node_samples_": Arr("i8", ("n_nodes",), min=0),
+        "feature_importances_": Arr("f8", ("n_features",)),
+        "classes_": Arr("label", ("n_classes",), unique=True, optional=True),
+        "feature_names_in_": Arr("U", ("n_features",), optional=True),
+        "oob_decision_function_": Arr("f8", (None, "n_outputs"), finite=False, optional=True),
+        "oob_prediction_": Arr("f8", (None,), finite=False, optional=True),
+    },
+    rules=(
+        Forest(),
+        Rule("array 'n_bins_'", "bins per feature must fit bin_thresholds_ (at most its columns + 1)",
+             lambda d, a, arr, p: int(arr["n_bins_"].max(initial=1)) <= arr["bin_thresholds_"].shape[1] + 1),
+        _object_labels("classes_", "n_classes"),
+        _object_labels("feature_names_in_", "n_features"),
+    ),
+)
+
+#: A classifier's leaves hold one value per class.
+_FOREST_CLASSIFIER_SCHEMA = _FOREST_SCHEMA.extend(rules=(
+    Rule("array 'tree_value_'", "must have one column per class",
+         lambda d, a, arr, p: d["n_outputs"] == d["n_classes"] == a.get("n_classes_", d["n_classes"])),
+))
+_FOREST_REGRESSOR_SCHEMA = _FOREST_SCHEMA.extend(rules=(
+    Rule("array 'tree_value_'", "a regressor has no classes",
+         lambda d, a, arr, p: "classes_" not in arr and "classes_" not in a),
+))
 
 class _BaseForest(PersistableMixin, BaseEstimator):
     """Shared fit/predict machinery of the random forests (not for direct use)."""
@@ -442,6 +508,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
     )
 
     _is_classifier = True
+    _state_schema = _FOREST_CLASSIFIER_SCHEMA
     _parameter_constraints = {
         **_BaseForest._parameter_constraints,
         "criterion": [Options(frozenset({"gini", "entropy", "log_loss"}))],
@@ -576,6 +643,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
     """
     )
 
+    _state_schema = _FOREST_REGRESSOR_SCHEMA
     _parameter_constraints = {
         **_BaseForest._parameter_constraints,
         "criterion": [Options(frozenset({"squared_error"}))],

@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._backend import resolve_backend
+from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..utils._param_validation import Interval, Options
 
 # Curvature bound of each loss (sup of its second derivative), used for the step size 1/L.
@@ -188,6 +189,47 @@ def log_of(proba: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.log(proba)
 
+
+
+def _coef_rows(arrays: dict) -> int:
+    c = arrays["coef_"]
+    return 1 if c.ndim == 1 else c.shape[0]
+
+
+def _intercept_fits(d: dict, attrs: dict, arrays: dict, params: dict) -> bool:
+    b = arrays.get("intercept_")
+    if b is None:
+        return "intercept_" in attrs
+    return b.ndim == 1 and len(b) == _coef_rows(arrays)
+
+
+#: Saved state of a linear model: coef_ (n_features,) or (n_rows, n_features), an intercept
+#: per row (a JSON float for a single-output regression), optional classes.
+LINEAR_SCHEMA = StateSchema(
+    attrs={
+        "n_features_in_": Attr(int, dim="n_features", min=1),
+        "backend_": Attr(str, options=BACKENDS, optional=True),
+        "solver_": Attr(str, optional=True),
+        "n_iter_": Attr(int, min=0, optional=True),
+        "t_": Attr(float, min=0, optional=True),
+        "intercept_": Attr(float, optional=True),
+    },
+    arrays={
+        "coef_": Arr("f8", [("n_features",), ("n_rows", "n_features")]),
+        "intercept_": Arr("f8", (None,), optional=True),
+        "n_iter_": Arr("i", (None,), optional=True, min=0),
+        "feature_names_in_": Arr("U", ("n_features",), optional=True),
+    },
+    rules=(Rule("array 'intercept_'", "must hold one intercept per coef_ row", _intercept_fits),),
+)
+
+#: A linear classifier adds classes_; coef_ has one row for two classes, else one per class.
+LINEAR_CLASSIFIER_SCHEMA = LINEAR_SCHEMA.extend(
+    arrays={"classes_": Arr("label", ("n_classes",), unique=True)},
+    rules=(Rule("array 'coef_'", "must have 1 row for 2 classes, else one row per class",
+                lambda d, a, arr, p: d["n_classes"] >= 2 and _coef_rows(arr) == (
+                    1 if d["n_classes"] == 2 else d["n_classes"])),),
+)
 
 class SparseInputMixin:
     """Declares CSR input support in the estimator tags (mixed in before ``BaseEstimator``)."""

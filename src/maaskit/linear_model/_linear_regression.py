@@ -59,6 +59,7 @@ class LinearRegression(_base.SparseInputMixin, PersistableMixin, RegressorMixin,
         Feature names seen in ``fit`` (only when ``X`` had string column names).
     """
 
+    _state_schema = _base.LINEAR_SCHEMA
     _parameter_constraints = {
         "solver": [Options(frozenset({"auto", "lstsq", "gd"}))],
         **_base.COMMON_CONSTRAINTS,

@@ -75,6 +75,7 @@ class LogisticRegression(_base.LinearClassifierMixin, _base.SparseInputMixin, Pe
         Backend that ran the kernels.
     """
 
+    _state_schema = _base.LINEAR_CLASSIFIER_SCHEMA
     _parameter_constraints = {
         "penalty": [Options(frozenset({"l2", "l1", "elasticnet"})), None],
         "C": [Interval(numbers.Real, 0, None, closed="neither")],

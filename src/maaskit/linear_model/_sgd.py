@@ -219,6 +219,7 @@ class SGDClassifier(_base.LinearClassifierMixin, ClassifierMixin, _BaseSGD):
         Backend that ran the kernels.
     """
 
+    _state_schema = _base.LINEAR_CLASSIFIER_SCHEMA
     _parameter_constraints = {
         **_SGD_CONSTRAINTS,
         "loss": [Options(frozenset({"hinge", "log_loss", "modified_huber", "squared_hinge"}))],
@@ -444,6 +445,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Backend that ran the kernels.
     """
 
+    _state_schema = _base.LINEAR_SCHEMA
     _parameter_constraints = {
         **_SGD_CONSTRAINTS,
         "loss": [Options(frozenset({"squared_error", "huber", "epsilon_insensitive"}))],

@@ -26,6 +26,7 @@ from sklearn.utils.validation import validate_data
 from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
 from .._config import one_blas_thread
 from ..exceptions import ArtifactError, DeviceWarning, ModelFitError, NotFittedError
+from .._schema import BACKENDS, Arr, Attr, Net, Rule, StateSchema
 from ..persistence import PersistableMixin
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._layers import Layer, Network
@@ -92,6 +93,68 @@ _NETWORK_ATTRS = """    network_ : Network
 """ + _TRAINING_STATE_ATTRS
 
 
+
+def _first_layer(attrs: dict) -> dict:
+    return attrs["architecture_"][0]
+
+
+def _tokens_consistent(d: dict, attrs: dict, arrays: dict, params: dict) -> bool:
+    """Token models: ids >= vocab_size_ are mapped to the row vocab_size_, so the embedding
+    must have vocab_size_ + 1 rows, and inputs are max_len_ wide."""
+    first = _first_layer(attrs)
+    vocab, max_len = attrs.get("vocab_size_"), attrs.get("max_len_")
+    n_tokens = first.get("n_tokens")
+    if vocab is None:
+        return n_tokens is None and max_len is None
+    if n_tokens != vocab + 1 or max_len is None or attrs["input_shape_"][0] != max_len:
+        return False
+    return first.get("max_len", max_len) >= max_len
+
+
+#: Saved state of the layer-stack estimators (MLP, CNN, RNN, Transformer): the architecture
+#: and input shape (JSON), the flat parameters and optimiser moments (arrays).
+NEURAL_SCHEMA = StateSchema(
+    attrs={
+        "n_features_in_": Attr(int, min=1),
+        "n_outputs_": Attr(int, dim="n_outputs", min=1),
+        "backend_": Attr(dict),
+        "architecture_": Attr(list),
+        "input_shape_": Attr(list),
+        "n_params_": Attr(int, dim="n_params"),
+        "history_": Attr(dict),
+        "n_iter_": Attr(int, min=0),
+        "t_": Attr(int, min=0),
+        "loss_": Attr(float, finite=False),
+        "best_loss_": Attr(float, finite=False),
+        "best_validation_score_": Attr(float, finite=False),
+        "device_": Attr(str, options=("cpu", "cuda")),
+        "dtype_": Attr(str, options=("<f4", "<f8")),
+        "max_len_": Attr((int, type(None)), min=1, optional=True),
+        "vocab_size_": Attr((int, type(None)), min=1, optional=True),
+    },
+    arrays={
+        "params_": Arr("f", ("n_params",)),
+        "classes_": Arr("label", ("n_classes",), unique=True, optional=True),
+    },
+    patterns={"_opt_*": Arr("f", ("n_params",))},
+    rules=(
+        Rule("attribute 'backend_'", f"must map kernel names to one of {list(BACKENDS)}",
+             lambda d, a, arr, p: all(isinstance(k, str) and v in BACKENDS for k, v in a["backend_"].items())),
+        Net("architecture_", "input_shape_", "params_", outputs="n_outputs"),
+        Rule("array 'params_'", "dtype must match dtype_",
+             lambda d, a, arr, p: arr["params_"].dtype.str == a["dtype_"] and all(
+                 v.dtype == arr["params_"].dtype for k, v in arr.items() if k.startswith("_opt_"))),
+        Rule("attribute 'vocab_size_'", "token models need an embedding of vocab_size_ + 1 rows "
+             "and inputs of max_len_ tokens", _tokens_consistent),
+    ),
+)
+
+#: Classifiers have one output per class.
+NEURAL_CLASSIFIER_SCHEMA = NEURAL_SCHEMA.extend(rules=(
+    Rule("array 'classes_'", "a classifier needs classes_, one per output (n_classes >= 2)",
+         lambda d, a, arr, p: "classes_" in arr and d["n_classes"] == d["n_outputs"] >= 2),))
+NEURAL_REGRESSOR_SCHEMA = NEURAL_SCHEMA.extend(drop=("classes_",))
+
 class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
     """Mini-batch training loop over a :class:`~maaskit.neural_network._layers.Network`.
 
@@ -102,6 +165,7 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = NEURAL_CONSTRAINTS
+    _state_schema = NEURAL_REGRESSOR_SCHEMA
     #: Rows per forward call in predict (bounded so conv workspaces stay small).
     _predict_chunk = 2048
 

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
+from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import NEURAL_CONSTRAINTS, NeuralEstimatorBase
@@ -73,6 +74,8 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     }
     # conv workspaces grow with the chunk: (C*k*k) x (chunk*h*w) floats
     _predict_chunk = 256
+
+    _state_schema = NEURAL_CLASSIFIER_SCHEMA
 
     def __init__(self, filters=(32, 64), kernel_size: int = 3, *, pool: str = "max", pool_size: int = 2,
                  hidden_layer_sizes=(128,), activation: str = "relu", solver: str = "adam",

@@ -17,6 +17,7 @@ scaled back by :meth:`GAN.sample`.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 from .._backend import get_kernel
 from ..exceptions import ModelFitError, NotFittedError
+from .._schema import Arr, Attr, Net, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._base import _resolve_backends
@@ -184,6 +186,38 @@ class GAN(PersistableMixin, BaseEstimator):
     (5, 2)
     """
 
+    # generator: latent (+ one-hot class) -> a sample; discriminator: a sample -> one logit
+    _state_schema = StateSchema(
+        attrs={
+            "n_iter_": Attr(int, min=0),
+            "n_features_in_": Attr(int, dim="n_features", min=1),
+            "sample_shape_": Attr(list, items=Attr(int, min=1)),
+            "history_": Attr(dict),
+            "g_arch": Attr(list), "g_in": Attr(list), "d_arch": Attr(list), "d_in": Attr(list),
+        },
+        arrays={
+            "g_params": Arr("f4", (None,)), "d_params": Arr("f4", (None,)),
+            "data_min_": Arr("f8", ("n_scale",)), "data_max_": Arr("f8", ("n_scale",)),
+            "classes_": Arr("label", ("n_classes",), unique=True, optional=True),
+        },
+        rules=(
+            Net("g_arch", "g_in", "g_params"),
+            Net("d_arch", "d_in", "d_params"),
+            Rule("attribute 'sample_shape_'", "must hold n_features elements, as the generator's output "
+                 "does (and the discriminator's input, plus the class channels when conditional)",
+                 lambda d, a, arr, p: (math.prod(a["sample_shape_"]) == d["n_features"] == d["g_params:out_size"]
+                                       and (math.prod(a["d_in"]) > d["n_features"] if p["conditional"]
+                                            else math.prod(a["d_in"]) == d["n_features"]))),
+            Rule("attribute 'd_arch'", "the discriminator must output one logit",
+                 lambda d, a, arr, p: d["d_params:out_size"] == 1),
+            Rule("attribute 'g_in'", "the generator takes latent_dim inputs plus one per class",
+                 lambda d, a, arr, p: a["g_in"] == [p["latent_dim"] + d.get("n_classes", 0)]),
+            Rule("array 'classes_'", "is present exactly when conditional=True",
+                 lambda d, a, arr, p: ("classes_" in arr) == bool(p["conditional"])),
+            Rule("array 'data_min_'", "must hold one value (images) or one per feature",
+                 lambda d, a, arr, p: d["n_scale"] in (1, d["n_features"])),
+        ),
+    )
     _parameter_constraints = {
         "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "architecture": [Options(frozenset({"mlp", "dcgan"}))],

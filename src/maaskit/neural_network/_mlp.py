@@ -15,6 +15,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from .._backend import get_kernel, optional_backend
 from .._config import effective_n_threads, get_config
 from .._kernels.reference.dense import ACTIVATIONS
+from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Options
 from ._base import _TRAINING_STATE_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase, _KernelEngine
@@ -235,6 +236,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     >>> bool(clf.score(X, y) > 0.9)
     True
     """
+
+    _state_schema = NEURAL_CLASSIFIER_SCHEMA
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, initialising the model on the first call.

@@ -20,6 +20,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.validation import validate_data
 
+from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
@@ -549,6 +550,8 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
     >>> bool(clf.score(X, y) > 0.9)
     True
     """
+
+    _state_schema = NEURAL_CLASSIFIER_SCHEMA
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, initialising the model on the first call.

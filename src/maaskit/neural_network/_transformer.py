@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
@@ -412,6 +413,8 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
 
     _parameter_constraints = _TRANSFORMER_CONSTRAINTS
     _predict_chunk = 256  # attention workspaces grow with chunk * heads * length^2
+
+    _state_schema = NEURAL_CLASSIFIER_SCHEMA
 
     def __init__(self, d_model: int = 64, n_heads: int = 4, *, n_layers: int = 2,
                  dim_feedforward: int = 128, positional: str = "sinusoidal", causal: bool = False,

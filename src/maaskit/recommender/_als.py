@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from .._backend import get_kernel
 from .._config import effective_n_threads
+from .._schema import Arr
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import COMMON_CONSTRAINTS, BaseRecommender
@@ -106,6 +107,10 @@ class ALS(BaseRecommender):
 
     _implicit = True
     _kernel = "als"
+    _state_schema = BaseRecommender._state_schema.extend(arrays={
+        "user_factors_": Arr("f4", ("n_users", "n_factors")),
+        "item_factors_": Arr("f4", ("n_items", "n_factors")),
+    }, param_dims={"n_factors": "n_factors"})
     _torch_kernel = "als"
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from .._schema import BACKENDS, CSR, Arr, Attr, Ids, StateSchema
 from .._backend import available_backends, get_kernel, has_torch, resolve_backend, resolve_device
 from .._config import effective_n_threads, one_blas_thread
 from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
@@ -50,6 +51,28 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
     _implicit: bool = True
     _kernel: str = "topk"
     _state_objects = {"IdIndex": IdIndex.from_state}
+    # What a saved recommender must satisfy (maaskit._schema): ids, the seen-items CSR the
+    # top-k kernel reads, popularity; subclasses add their factors.
+    _state_schema = StateSchema(
+        attrs={
+            "device_": Attr(str, options=("cpu", "cuda")),
+            "backend_": Attr(str, options=BACKENDS),
+            "user_index_": Ids("n_users"),
+            "item_index_": Ids("n_items"),
+            "n_users_": Attr(int, dim="n_users"),
+            "n_items_": Attr(int, dim="n_items"),
+            "input_was_pandas_": Attr(bool),
+            "rating_range_": Attr(list, optional=True, length=2, items=Attr(float)),
+            "n_iter_": Attr(int, min=0, optional=True),
+        },
+        arrays={
+            "seen_indptr_": Arr("i8", ("n_users_plus_1",)),
+            "seen_indices_": Arr("i4", ("nnz",)),
+            "seen_values_": Arr("f4", ("nnz",)),
+            "item_popularity_": Arr("f8", ("n_items",)),
+        },
+        rules=(CSR("seen_indptr_", "seen_indices_", rows="n_users", cols="n_items", data="seen_values_"),),
+    )
 
     # ------------------------------------------------------------------ subclass hooks
     def _fit_model(self, users: np.ndarray, items: np.ndarray, values: np.ndarray,

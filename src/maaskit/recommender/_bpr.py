@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError
+from .._schema import Arr, Attr, Rule
 from ..persistence import register
 from ..utils._param_validation import Interval
 from ._base import COMMON_CONSTRAINTS, BaseRecommender
@@ -94,6 +95,13 @@ class BPR(BaseRecommender):
 
     _implicit = True
     _kernel = "bpr"
+    # one extra factor column holds the item bias
+    _state_schema = BaseRecommender._state_schema.extend(
+        arrays={"user_factors_": Arr("f4", ("n_users", "n_factors_1")),
+                "item_factors_": Arr("f4", ("n_items", "n_factors_1"))},
+        attrs={"train_accuracy_": Attr(float, min=0, max=1, optional=True)},
+        rules=(Rule("header param 'n_factors'", "must equal the factor columns minus the bias column",
+                    lambda d, a, arr, p: p["n_factors"] + 1 == d["n_factors_1"]),))
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError
+from .._schema import Arr, Attr
 from ..persistence import register
 from ..utils._param_validation import Interval
 from ._base import COMMON_CONSTRAINTS, BaseRecommender
@@ -176,6 +177,13 @@ class MatrixFactorization(_RatingFactorModel):
     """
 
     _kernel = "sgd"
+    _state_schema = BaseRecommender._state_schema.extend(
+        arrays={"user_factors_": Arr("f4", ("n_users", "n_factors")),
+                "item_factors_": Arr("f4", ("n_items", "n_factors")),
+                "user_bias_": Arr("f4", ("n_users",)),
+                "item_bias_": Arr("f4", ("n_items",))},
+        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True)},
+        param_dims={"n_factors": "n_factors"})
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],

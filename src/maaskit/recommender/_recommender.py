@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from .._schema import Arr, Attr, Nested, StateSchema
 from ..exceptions import ArtifactError, NotFittedError
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
@@ -86,6 +87,14 @@ class Recommender(PersistableMixin, BaseEstimator):
         "random_state": ["random_state"],
         "params": [dict, None],
     }
+    # The wrapped model's state is checked by its own class's schema.
+    _state_schema = StateSchema(
+        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity")),
+               "inner_params": Attr(dict), "inner": Attr(dict)},
+        patterns={"inner__*": Arr("label")},
+        rules=(Nested(lambda attrs: _algorithms().get(attrs.get("algorithm_")), "inner_params", "inner",
+                      "inner__"),),
+    )
 
     def __init__(self, algorithm: str = "auto", *, n_factors: int | None = None,
                  max_iter: int | None = None, random_state: Any = None,

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._backend import get_kernel
+from .._schema import Arr
 from ..persistence import register
 from ..utils._param_validation import Interval
 from ._mf import MatrixFactorization, _RatingFactorModel
@@ -112,6 +113,8 @@ class SVDpp(_RatingFactorModel):
     """
 
     _kernel = "svdpp"
+    _state_schema = MatrixFactorization._state_schema.extend(
+        arrays={"implicit_factors_": Arr("f4", ("n_items", "n_factors"))})
     _parameter_constraints = {
         **MatrixFactorization._parameter_constraints,
         "y_regularization": [Interval(numbers.Real, 0, None, closed="left")],

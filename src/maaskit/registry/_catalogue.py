@@ -246,6 +246,11 @@ class Registry:
     root : str or path-like, default=None
         The registry folder (created if missing). ``None`` uses ``$MAASKIT_HOME``, else
         ``~/.maaskit``.
+    signing_key : str or bytes, default=None
+        Secret key for artifact signatures (HMAC-SHA256); ``None`` uses
+        ``$MAASKIT_SIGNING_KEY`` when set. With a key, everything published is signed, and
+        :meth:`load` refuses artifacts that are unsigned or signed with another key (see
+        :mod:`maaskit.persistence` for what a signature protects against).
 
     Attributes
     ----------
@@ -269,7 +274,11 @@ class Registry:
     'Recommender'
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, *,
+                 signing_key: str | bytes | None = None) -> None:
+        from .._artifact import resolve_key
+
+        self._signing_key = resolve_key(signing_key)
         self.root = Path(root).expanduser() if root is not None else default_home()
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "artifacts").mkdir(exist_ok=True)
@@ -374,7 +383,7 @@ class Registry:
         from ..persistence import dumps
 
         validate_name(name, where="Registry.publish")
-        data = dumps(estimator)
+        data = dumps(estimator, signing_key=self._signing_key)
         sig = infer_signature(estimator) if signature is None else signature
         return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
 
@@ -383,8 +392,10 @@ class Registry:
                       alias: str | None = None) -> ModelVersion:
         """Publish an artifact given as bytes (``maaskit.persistence.dumps`` output).
 
-        The bytes are fully loaded (checksum, format and class allow-list) before anything is
-        written, so a foreign or tampered artifact never enters the registry.
+        The bytes are fully loaded (checksum, format, class allow-list and state schema) before
+        anything is written, so a foreign or tampered artifact never enters the registry. With
+        a signing key, an artifact that carries a signature must verify under it, and what is
+        stored is re-signed by the registry (the registry vouches for what it publishes).
 
         Parameters
         ----------
@@ -407,13 +418,15 @@ class Registry:
         -------
         version : ModelVersion
         """
-        from ..persistence import loads
+        from ..persistence import dumps, loads
 
         validate_name(name, where="Registry.publish")
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"Registry.publish: data must be bytes; got {type(data).__name__}.")
         data = bytes(data)
-        estimator = loads(data)
+        estimator = loads(data, signing_key=self._signing_key, require_signature=False)
+        if self._signing_key is not None:
+            data = dumps(estimator, signing_key=self._signing_key)
         sig = infer_signature(estimator) if signature is None else signature
         return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
 
@@ -652,7 +665,9 @@ class Registry:
         from ..persistence import loads
 
         mv = self.get_version(name, ref)
-        return mv, loads(self.read_bytes(mv))
+        # With a signing key, unsigned and mis-signed artifacts are refused here: this is the
+        # path `maaskit serve` loads models through.
+        return mv, loads(self.read_bytes(mv), signing_key=self._signing_key)
 
     def load(self, name: str, ref: int | str | None = None) -> Any:
         """Load the estimator of a model version (see :meth:`load_version`).

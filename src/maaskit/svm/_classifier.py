@@ -33,6 +33,7 @@ from .._config import effective_n_threads, one_blas_thread
 from .._kernels.reference.svm_kernel import KERNELS, kernel_matrix, row_norms_sq
 from ..linear_model._base import (SparseInputMixin, encode_targets, labels_from_scores, log_of,
                                   two_columns)
+from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._newton import newton_l2svm
@@ -82,6 +83,54 @@ def _ovo_to_ovr(pairwise: np.ndarray, k: int) -> np.ndarray:
             p += 1
     return votes + conf / (3.0 * (np.abs(conf) + 1.0))
 
+
+
+def _n_models(d: dict, attrs: dict) -> int:
+    k = d["n_classes"]
+    if k == 2:
+        return 1
+    return k if attrs.get("multi_class_") == "ovr" else k * (k - 1) // 2
+
+
+#: Saved state of an SVMClassifier: one decision function ("model") per binary problem.
+_SVM_SCHEMA = StateSchema(
+    attrs={
+        "n_features_in_": Attr(int, dim="n_features", min=1),
+        "solver_": Attr(str, options=("smo", "dual_cd", "newton")),
+        "multi_class_": Attr(str, options=("ovr", "ovo")),
+        "backend_": Attr(str, options=BACKENDS),
+        "gamma_": Attr(float, min=0),
+        "coef_": Attr(type(None), optional=True),
+        "_classes_object": Attr(bool, optional=True),
+        "_feature_names_in_object": Attr(bool, optional=True),
+    },
+    arrays={
+        "classes_": Arr("label", ("n_classes",), unique=True),
+        "class_weight_": Arr("f8", ("n_classes",), min=0),
+        "support_": Arr("i", ("n_sv",), min=0),
+        "support_vectors_": Arr("f", ("n_sv", "n_features")),
+        "dual_coef_": Arr("f8", ("n_models", "n_sv")),
+        "intercept_": Arr("f8", ("n_models",)),
+        "coef_": Arr("f8", ("n_models", "n_features"), optional=True),
+        "objective_": Arr("f8", (None,), finite=False),
+        "n_support_": Arr("i", (None,), min=0),
+        "n_iter_": Arr("i", (None,), min=0),
+        "probA_": Arr("f8", [(0,), (1,)]),
+        "probB_": Arr("f8", [(0,), (1,)]),
+        "feature_names_in_": Arr("U", ("n_features",), optional=True),
+    },
+    rules=(
+        Rule("array 'dual_coef_'", "must have one row per binary problem (1 for 2 classes, "
+             "n_classes for ovr, n_classes*(n_classes-1)/2 for ovo)",
+             lambda d, a, arr, p: d["n_classes"] >= 2 and d["n_models"] == _n_models(d, a)),
+        Rule("array 'coef_'", "is required by the linear solvers",
+             lambda d, a, arr, p: a["solver_"] == "smo" or "coef_" in arr),
+        Rule("array 'probA_'", "must hold the Platt parameters when probability=True",
+             lambda d, a, arr, p: not p["probability"] or arr["probA_"].size == arr["probB_"].size == 1),
+        Rule("header param 'kernel'", "must be 'linear' for the linear solvers",
+             lambda d, a, arr, p: a["solver_"] == "smo" or p["kernel"] == "linear"),
+    ),
+)
 
 @register
 class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEstimator):
@@ -224,6 +273,7 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
     True
     """
 
+    _state_schema = _SVM_SCHEMA
     _parameter_constraints: dict[str, list] = {
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
         "kernel": [Options(frozenset(KERNELS))],

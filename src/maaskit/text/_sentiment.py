@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_kernel, resolve_backend
 from ..exceptions import ModelFitError
+from .._schema import BACKENDS, Arr, Attr, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._tokenizer import Tokenizer
@@ -122,6 +123,18 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
     [1, 0]
     """
 
+    # features are looked up through vocabulary_, so every index a kernel sees is a row of
+    # embeddings_; the schema ties the rows, the classes and ``dim`` together
+    _state_schema = StateSchema(
+        attrs={"backend_": Attr(str, options=BACKENDS), "n_epochs_": Attr(int, min=0),
+               "history_": Attr(list, items=Attr(float, finite=False))},
+        arrays={"classes_": Arr("label", ("n_classes",), unique=True),
+                "vocabulary_": Arr("U", ("n_features",), unique=True),
+                "embeddings_": Arr("f4", ("n_features", "dim")),
+                "coef_": Arr("f4", ("n_classes", "dim")),
+                "intercept_": Arr("f4", ("n_classes",))},
+        param_dims={"dim": "dim"},
+    )
     _parameter_constraints: dict[str, list[Any]] = {
         "dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "word_ngrams": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import NotFittedError
+from .._schema import Arr, Attr, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._keyedvectors import KeyedVectors
@@ -76,6 +77,12 @@ class DocumentVectorizer(PersistableMixin, TransformerMixin, BaseEstimator):
     (40, 4)
     """
 
+    _state_schema = StateSchema(
+        attrs={"n_features_out_": Attr(int, dim="vector_size", min=1)},
+        arrays={"vectors": Arr("f4", ("n_words", "vector_size")),
+                "vocabulary": Arr("U", ("n_words",), unique=True)},
+        param_dims={"vector_size": "vector_size"},
+    )
     _parameter_constraints: dict[str, list[Any]] = {
         "vector_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "window": [Interval(numbers.Integral, 1, None, closed="left")],

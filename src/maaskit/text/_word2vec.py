@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from .._backend import get_kernel, resolve_backend
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError, NotFittedError
+from .._schema import BACKENDS, Arr, Attr, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._keyedvectors import KeyedVectors
@@ -162,6 +163,17 @@ class Word2Vec(PersistableMixin, BaseEstimator):
     (8,)
     """
 
+    # word ids come from the vocabulary lookup, so they index rows of vectors/syn1neg_
+    _state_schema = StateSchema(
+        attrs={"corpus_count_": Attr(int, min=0), "corpus_total_words_": Attr(int, min=0),
+               "history_": Attr(list), "words_per_second_": Attr(float, min=0),
+               "backend_": Attr(str, options=BACKENDS)},
+        arrays={"vectors": Arr("f4", ("n_words", "vector_size")),
+                "vocabulary": Arr("U", ("n_words",), unique=True),
+                "syn1neg_": Arr("f4", ("n_words", "vector_size")),
+                "counts_": Arr("i", ("n_words",), min=0)},
+        param_dims={"vector_size": "vector_size"},
+    )
     _parameter_constraints: dict[str, list[Any]] = {
         "vector_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
