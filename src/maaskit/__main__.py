@@ -146,6 +146,8 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
               help="nesting of a JSON body, checked before parsing (413)")
 @click.option("--max-history", type=int, default=10_000, show_default=True,
               help="length of one instance: characters of a text, values of a row (413)")
+@click.option("--max-header-bytes", type=int, default=32 << 10, show_default=True,
+              help="bytes of all request headers (431)")
 @click.option("--workers", type=int, default=2, show_default=True,
               help="threads for model calls, JSON work, catalogue reads and model loads")
 @click.option("--queue", type=int, default=64, show_default=True,
@@ -159,6 +161,7 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
           max_wait_ms: float, default_model: str | None, reload_interval: float, max_body_bytes: int,
           kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool, max_users: int,
           max_n: int, max_output_cells: int, max_tensor_elements: int, max_json_depth: int, max_history: int,
+          max_header_bytes: int,
           workers: int, queue: int, timeout: float, public_metrics: bool, insecure: bool) -> int:
     """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json.
 
@@ -188,7 +191,7 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
         batching=True if batching else set(batch_model), max_batch=max_batch, max_wait_ms=max_wait_ms,
         default_model=default_model, reload_interval=reload_interval, max_body_bytes=max_body_bytes,
         max_users=max_users, max_n=max_n, max_output_cells=max_output_cells, max_tensor_elements=max_tensor_elements,
-        max_json_depth=max_json_depth, max_history=max_history, workers=workers, queue=queue, timeout=timeout,
+        max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes, workers=workers, queue=queue, timeout=timeout,
         public_metrics=public_metrics, insecure=insecure)
     return 0
 

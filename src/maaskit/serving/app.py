@@ -99,7 +99,7 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
                max_wait_ms: float = 2.0, reload_interval: float = 0.5, max_body_bytes: int = 1 << 20,
                max_artifact_bytes: int = 256 << 20, default_model: str | None = None, max_users: int = 1000,
                max_n: int = 1000, max_output_cells: int = 100_000, max_tensor_elements: int = 250_000,
-               max_json_depth: int = 32, max_history: int = 10_000, workers: int = 2, queue: int = 64,
+               max_json_depth: int = 32, max_history: int = 10_000, max_header_bytes: int = 32 << 10, workers: int = 2, queue: int = 64,
                timeout: float = 30.0, public_metrics: bool = False) -> Starlette:
     """Build the ASGI application that serves a registry's models.
 
@@ -126,7 +126,7 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
         Limit on artifacts published over HTTP.
     default_model : str, default=None
         Model that ``/v1/recommend`` and ``/v1/similar`` use without ``?model=``.
-    max_users, max_n, max_output_cells, max_tensor_elements, max_json_depth, max_history : int
+    max_users, max_n, max_output_cells, max_tensor_elements, max_json_depth, max_history, max_header_bytes : int
         Per-request limits; see :class:`~maaskit.serving.limits.Limits` (413/422 beyond).
     workers : int, default=2
         Threads running model calls, JSON work, catalogue reads and artifact loads.
@@ -145,7 +145,7 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
     check_exposure(auth=auth, allow_publish=allow_publish)
     limits = Limits(max_body_bytes=max_body_bytes, max_users=max_users, max_n=max_n,
                     max_output_cells=max_output_cells, max_tensor_elements=max_tensor_elements,
-                    max_json_depth=max_json_depth, max_history=max_history)
+                    max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes)
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     pool = WorkerPool(workers, queue, timeout)
     metrics = Metrics(pool=pool)

@@ -41,6 +41,9 @@ class Limits:
     max_history : int, default=10000
         Length of one instance: the characters of one text, the elements of one row or
         sequence (413).
+    max_header_bytes : int, default=32768
+        Bytes of all request headers (431). The HTTP parser reads them first (uvicorn's h11
+        parser stops at 64 KiB; httptools has its own bound), this refuses to act on them.
     """
 
     max_body_bytes: int = 1 << 20
@@ -50,6 +53,7 @@ class Limits:
     max_tensor_elements: int = 250_000
     max_json_depth: int = 32
     max_history: int = 10_000
+    max_header_bytes: int = 32 << 10
 
     def __post_init__(self) -> None:
         for f in fields(self):

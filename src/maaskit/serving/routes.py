@@ -190,6 +190,12 @@ def build_routes(state: Any) -> list[Route]:
         async def handler(request: Request) -> Response:
             t0 = time.perf_counter()
             try:
+                header_bytes = sum(len(k) + len(v) for k, v in request.scope["headers"])
+                if header_bytes > limits.max_header_bytes:
+                    raise ServiceError(431, "headers_too_large", f"the request headers must be at most "
+                                                                 f"{limits.max_header_bytes} bytes; got {header_bytes}.",
+                                       {"limit": "max_header_bytes", "value": limits.max_header_bytes},
+                                       headers={"Connection": "close"})
                 # Throttled catalogue check first, so a revoked key or a moved alias is seen
                 # before this request is authenticated and routed.
                 await store.refresh_async()
