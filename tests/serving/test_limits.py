@@ -104,6 +104,11 @@ def test_json_depth_is_checked_without_parsing():
         check_json_depth(b"[" * 6 + b"]" * 6, limit, "t")
     assert info.value.status == 413 and info.value.detail["limit"] == "max_json_depth"
     check_json_depth(b"[" * 200_000, 10**6, "t")  # a deep body within the limit never hits the parser here
+    # Too many values is refused before parsing too; commas inside strings do not count.
+    with pytest.raises(ServiceError) as info:
+        check_json_depth(b"[" + b"1," * 300 + b"1]", limit, "t", max_values=100)
+    assert info.value.detail["limit"] == "max_tensor_elements" and info.value.detail["requested"] == 301
+    check_json_depth(b'["' + b"," * 300 + b'"]', limit, "t", max_values=100)
     with pytest.raises(ValueError, match="max_n must be a positive int"):
         Limits(max_n=0)
 

@@ -77,7 +77,10 @@ class ServerState:
     limits : Limits
         Per-request limits.
     pool : WorkerPool
-        Where CPU work and catalogue reads run.
+        Where heavy work runs: infer, predict, catalogue reads, artifact loads.
+    light_pool : WorkerPool
+        The lane of one-user ``/v1/recommend`` and ``/v1/similar`` calls, so that they never
+        queue behind the largest allowed requests (same size and deadline).
     public_metrics : bool
         ``/metrics`` without a key.
     """
@@ -91,6 +94,7 @@ class ServerState:
     default_model: str | None = None
     limits: Limits = Limits()
     pool: WorkerPool | None = None
+    light_pool: WorkerPool | None = None
     public_metrics: bool = False
 
 
@@ -129,9 +133,11 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
     max_users, max_n, max_output_cells, max_tensor_elements, max_json_depth, max_history, max_header_bytes : int
         Per-request limits; see :class:`~maaskit.serving.limits.Limits` (413/422 beyond).
     workers : int, default=2
-        Threads running model calls, JSON work, catalogue reads and artifact loads.
+        Threads running model calls, JSON work, catalogue reads and artifact loads; as many
+        again serve one-user ``/v1/recommend`` and ``/v1/similar`` in a lane of their own,
+        so that those never wait behind large ``infer`` or ``predict`` requests.
     queue : int, default=64
-        Requests that may wait for a worker; beyond, 503 with ``Retry-After``.
+        Requests that may wait for a worker (per lane); beyond, 503 with ``Retry-After``.
     timeout : float, default=30.0
         Seconds a request waits for its work before a 504.
     public_metrics : bool, default=False
@@ -148,14 +154,16 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
                     max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes)
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     pool = WorkerPool(workers, queue, timeout)
-    metrics = Metrics(pool=pool)
+    light_pool = WorkerPool(workers, queue, timeout)
+    metrics = Metrics(pools=(pool, light_pool))
     authenticator = Authenticator(reg, enabled=auth)
     store = ModelStore(reg, reload_interval=reload_interval, batching=batching, max_batch=max_batch,
                        max_wait_ms=max_wait_ms, on_change=authenticator.invalidate, metrics=metrics,
-                       limits=limits, pool=pool)
+                       limits=limits, pool=pool, light_pool=light_pool)
     state = ServerState(store=store, auth=authenticator, metrics=metrics, allow_publish=allow_publish,
                         max_body_bytes=max_body_bytes, max_artifact_bytes=max_artifact_bytes,
-                        default_model=default_model, limits=limits, pool=pool, public_metrics=public_metrics)
+                        default_model=default_model, limits=limits, pool=pool, light_pool=light_pool,
+                        public_metrics=public_metrics)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 500)
@@ -222,6 +230,11 @@ def run(registry: Registry | str | os.PathLike | None = None, *, host: str = "12
         set_config(n_threads=int(kernel_threads))
         # Kept for the life of the process (a server process runs nothing else).
         threadpool_limits(limits=int(kernel_threads))
+    # The event loop shares the GIL with the workers: a 1 ms switch interval (default 5 ms)
+    # lets it answer small requests while a large one holds a worker in Python code.
+    import sys
+
+    sys.setswitchinterval(0.001)
     app = create_app(registry, **app_kwargs)
     # h11_max_incomplete_event_size bounds the header block a client may send (h11 parser);
     # httptools has its own fixed limits. timeout_keep_alive drops idle and slow clients.

@@ -35,7 +35,9 @@ class Limits:
     max_output_cells : int, default=100000
         Users x ``n`` of one request: what the answer holds (413).
     max_tensor_elements : int, default=250000
-        Elements of one input tensor (``infer``) or of all ``instances`` (``predict``) (413).
+        Elements of the input tensors of one ``infer`` request, or of all ``instances`` of a
+        ``predict`` (413). A body with more values than this (plus 1,000 for its structure)
+        is refused before it is parsed.
     max_json_depth : int, default=32
         Nesting of ``[`` and ``{`` in a JSON body, checked before parsing (413).
     max_history : int, default=10000
@@ -123,13 +125,15 @@ _STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def check_json_depth(body: bytes, limit: int, where: str) -> None:
-    """Refuse (413) a JSON body nested deeper than ``limit``, without parsing it.
+def check_json_depth(body: bytes, limit: int, where: str, max_values: int | None = None) -> None:
+    """Refuse (413) a JSON body nested deeper than ``limit`` or holding more than
+    ``max_values`` values, without parsing it.
 
-    Strings are removed first (escapes, then quoted runs), so brackets inside strings do
-    not count; the rest is reduced to its brackets and the running depth is a cumulative
-    sum. All steps are C loops over at most ``max_body_bytes`` bytes: a deeply nested body
-    never reaches the recursive parser (Python's recursion limit) nor allocates per level.
+    Strings are removed first (escapes, then quoted runs), so brackets and commas inside
+    strings do not count; the rest is reduced to its brackets and the running depth is a
+    cumulative sum. All steps are C loops over at most ``max_body_bytes`` bytes: a deeply
+    nested body never reaches the recursive parser (Python's recursion limit) nor allocates
+    per level, and a body of 300,000 numbers is refused before 300,000 Python ints exist.
     Unbalanced input is left to the parser, which reports it as invalid JSON.
 
     Parameters
@@ -140,13 +144,23 @@ def check_json_depth(body: bytes, limit: int, where: str) -> None:
         Deepest nesting allowed.
     where : str
         For messages.
+    max_values : int, default=None
+        Most values (commas outside strings, plus one) the body may hold: the tensor
+        elements of the request plus its structure.
     """
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return  # cannot be deeper than the number of openers: the common, cheap case
-    stripped = _STRING.sub(b"", _ESCAPE.sub(b"", body)).translate(None, _NOT_BRACKET)
-    if len(stripped) <= limit:
+    few_brackets = body.count(b"[") + body.count(b"{") <= limit
+    few_commas = max_values is None or body.count(b",") < max_values
+    if few_brackets and few_commas:
+        return  # the common, cheap case: cannot exceed what it does not contain
+    stripped = _STRING.sub(b"", _ESCAPE.sub(b"", body))
+    if not few_commas:
+        values = stripped.count(b",") + 1
+        if values > max_values:
+            raise limit_error("max_tensor_elements", max_values, values, where, "the values in the JSON body")
+    brackets = stripped.translate(None, _NOT_BRACKET)
+    if len(brackets) <= limit:
         return
-    steps = np.frombuffer(stripped, dtype=np.uint8)
+    steps = np.frombuffer(brackets, dtype=np.uint8)
     delta = np.where((steps == ord("[")) | (steps == ord("{")), 1, -1).astype(np.int32)
     depth = int(np.cumsum(delta).max())
     if depth > limit:

@@ -25,11 +25,11 @@ class Metrics:
 
     Parameters
     ----------
-    pool : WorkerPool, default=None
-        Its in-flight, shed and timed-out counts are exported as read at scrape time.
+    pools : sequence of WorkerPool, default=()
+        Their in-flight, shed and timed-out counts (summed) are exported as read at scrape time.
     """
 
-    def __init__(self, pool: Any = None) -> None:
+    def __init__(self, pools: Any = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("maaskit_requests", "HTTP requests by route, method and status.",
                                 ("route", "method", "code"), registry=self.registry)
@@ -39,14 +39,15 @@ class Metrics:
                                      ("model",), buckets=_BATCH_BUCKETS, registry=self.registry)
         self.loads = Counter("maaskit_model_loads", "Model versions loaded (first use and hot reloads).",
                              ("model", "version"), registry=self.registry)
-        if pool is not None:
-            Gauge("maaskit_worker_jobs", "Jobs in the worker pool (running or queued).",
-                  registry=self.registry).set_function(lambda: pool.in_flight)
-            Gauge("maaskit_shed_requests", "Requests refused with 503 because the worker queue was full "
+        pools = tuple(pools)
+        if pools:
+            Gauge("maaskit_worker_jobs", "Jobs in the worker pools (running or queued).",
+                  registry=self.registry).set_function(lambda: sum(p.in_flight for p in pools))
+            Gauge("maaskit_shed_requests", "Requests refused with 503 because a worker queue was full "
                                            "(a count since start).",
-                  registry=self.registry).set_function(lambda: pool.shed)
+                  registry=self.registry).set_function(lambda: sum(p.shed for p in pools))
             Gauge("maaskit_timed_out_requests", "Requests answered 504 past their deadline (a count since start).",
-                  registry=self.registry).set_function(lambda: pool.timed_out)
+                  registry=self.registry).set_function(lambda: sum(p.timed_out for p in pools))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count a request and record its latency.

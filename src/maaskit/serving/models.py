@@ -492,6 +492,8 @@ class LoadedModel:
         if len(body["inputs"]) > 8:
             raise _bad("invalid_request", f"{where}: at most 8 inputs; got {len(body['inputs'])}.")
         tensors = [decode_tensor(t, where, self.limits) for t in body["inputs"]]
+        self.limits.check("max_tensor_elements", sum(t[1].size for t in tensors), where,
+                          "elements of all inputs")
         requested = body.get("outputs")
         if requested is not None:
             if not isinstance(requested, list) or len(requested) > 8 or not all(
@@ -631,16 +633,19 @@ class ModelStore:
     limits : Limits, default=None
         Per-request limits given to every loaded model.
     pool : WorkerPool, default=None
-        Where artifact loads, catalogue reads and model calls run (a 2-thread pool when
-        ``None``).
+        Where artifact loads run (a 2-thread pool when ``None``).
+    light_pool : WorkerPool, default=None
+        Where one-user recommendations and micro-batches run (``pool`` when ``None``).
     """
 
     def __init__(self, registry: Registry, *, reload_interval: float = 0.5, batching: Any = False,
                  max_batch: int = 64, max_wait_ms: float = 2.0, on_change: Callable[[], None] | None = None,
-                 metrics: Any = None, limits: Limits | None = None, pool: WorkerPool | None = None) -> None:
+                 metrics: Any = None, limits: Limits | None = None, pool: WorkerPool | None = None,
+                 light_pool: WorkerPool | None = None) -> None:
         self.registry = registry
         self.limits = limits or Limits()
         self.pool = pool or WorkerPool()
+        self.light_pool = light_pool or self.pool
         # Catalogue stamp checks get their own thread: a full worker pool must not stop the
         # server from seeing a revoked key or a moved alias.
         self._io = ThreadPoolExecutor(1, thread_name_prefix="maaskit-catalogue")
@@ -670,7 +675,7 @@ class ModelStore:
 
         def factory(fn: Callable) -> MicroBatcher:
             return MicroBatcher(fn, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=on_batch,
-                                runner=self.pool.run, max_queue=self.pool.capacity)
+                                runner=self.light_pool.run, max_queue=self.light_pool.capacity)
 
         return factory
 
@@ -758,7 +763,7 @@ class ModelStore:
                 except ArtifactError as exc:
                     raise ServiceError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
                 model = LoadedModel(mv, est, self._batcher_factory(name) if self._batched(name) else None,
-                                    limits=self.limits, pool=self.pool)
+                                    limits=self.limits, pool=self.light_pool)
                 if self.metrics is not None:
                     self.metrics.observe_load(name, mv.version)
                 # Keep only versions something still resolves to, plus this one.

@@ -70,6 +70,10 @@ def json_error(exc: ServiceError) -> JSONResponse:
     return JSONResponse(error_body(exc.type, exc.message, exc.detail), status_code=exc.status, headers=exc.headers)
 
 
+#: Values a request body may hold beyond its tensor elements (names, shapes, parameters).
+_STRUCTURE_VALUES = 1000
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -119,7 +123,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes, max_depth: int = 32, where: str = "the request") -> Any:
+def parse_json(body: bytes, max_depth: int = 32, where: str = "the request", max_values: int | None = None) -> Any:
     """Decode a JSON body: 413 when nested deeper than ``max_depth`` (checked before
     parsing), 400 ``invalid_json`` when malformed.
 
@@ -131,12 +135,14 @@ def parse_json(body: bytes, max_depth: int = 32, where: str = "the request") -> 
         Deepest ``[``/``{`` nesting.
     where : str, default="the request"
         For messages.
+    max_values : int, default=None
+        Most values the body may hold (refused before parsing beyond).
 
     Returns
     -------
     document : object
     """
-    check_json_depth(body, max_depth, where)
+    check_json_depth(body, max_depth, where, max_values)
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -270,7 +276,8 @@ def build_routes(state: Any) -> list[Route]:
 
         def work() -> Response:
             # Parsing, the model call and encoding the answer: all CPU, all in the pool.
-            return JSONResponse(model.infer(parse_json(raw, limits.max_json_depth, where), where))
+            doc = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
+            return JSONResponse(model.infer(doc, where))
 
         return await pool.run(work)
 
@@ -301,7 +308,7 @@ def build_routes(state: Any) -> list[Route]:
                                        strict=True)
         item = keys[0]
         n = model.check_n(q.get("n", "10"), where, available=model.n_items - 1)
-        ids, scores = await pool.run(model.similar, item, n)
+        ids, scores = await state.light_pool.run(model.similar, item, n)
         return JSONResponse({"model": model.name, "version": model.version, "item_id": item,
                              "items": np.asarray(ids).tolist(), "scores": _json_scores(np.asarray(scores))})
 
@@ -310,7 +317,8 @@ def build_routes(state: Any) -> list[Route]:
         where = f"POST /v1/predict/{name}"
         auth.require(request.headers, "read", name)
         raw = await read_body(request, limits.max_body_bytes, pool.timeout)
-        body = await pool.run(parse_json, raw, limits.max_json_depth, where)
+        body = await pool.run(parse_json, raw, limits.max_json_depth, where,
+                              limits.max_tensor_elements + _STRUCTURE_VALUES)
         if not isinstance(body, dict):
             raise ServiceError(400, "invalid_request", f"{where}: the body must be an object with 'instances'.")
         method = body.get("method", "predict")
