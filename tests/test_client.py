@@ -138,8 +138,10 @@ def test_client_against_the_app(tmp_path):
         assert c.similar("jazz", model="music", n=2)["items"] == model.similar_items("jazz", n=2)[0].tolist()
         out = c.infer("music", {"user_id": np.array(["ann", "bob"])}, parameters={"n": 2})
         np.testing.assert_array_equal(out["item_id"], model.recommend(["ann", "bob"], n=2)[0])
+        fallback = c.recommend("zed", model="music", n=2)
+        assert fallback["fallback"] is True and c.recommend("cy", model="music", n=2)["fallback"] is False
         with pytest.raises(NotFoundError) as info:
-            c.recommend("zed", model="music")
+            c.recommend("zed", model="music", strict=True)
         assert info.value.type == "unknown_user" and "zed" in info.value.message
         assert [m["name"] for m in c.models()] == ["music"]
         assert c.health()

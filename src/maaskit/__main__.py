@@ -145,17 +145,51 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log", is_flag=True, help="log every request (costs throughput)")
+@click.option("--max-users", type=int, default=1000, show_default=True, help="user ids per infer request (413)")
+@click.option("--max-n", type=int, default=1000, show_default=True, help="items per user, n (422)")
+@click.option("--max-output-cells", type=int, default=100_000, show_default=True,
+              help="users x n of one request (413)")
+@click.option("--max-tensor-elements", type=int, default=250_000, show_default=True,
+              help="elements of one infer tensor or of predict instances (413)")
+@click.option("--max-json-depth", type=int, default=32, show_default=True,
+              help="nesting of a JSON body, checked before parsing (413)")
+@click.option("--max-history", type=int, default=10_000, show_default=True,
+              help="length of one instance: characters of a text, values of a row (413)")
+@click.option("--max-header-bytes", type=int, default=32 << 10, show_default=True,
+              help="bytes of all request headers (431)")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="threads for model calls, JSON work, catalogue reads and model loads")
+@click.option("--queue", type=int, default=64, show_default=True,
+              help="requests that may wait for a worker; beyond, 503 with Retry-After")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="seconds a request may take (504 beyond; 408 for a body slower than this)")
+@click.option("--public-metrics", is_flag=True, help="serve /metrics without a key (default: 'metrics' scope)")
 @click.option("--signing-key-file", default=None, type=click.Path(exists=True, dir_okay=False), help=_SIGNING_HELP)
+@click.option("--insecure", is_flag=True, help="allow --no-auth on a host other than loopback")
 def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None,
           no_auth: bool, allow_publish: bool, batching: bool, batch_model: tuple, max_batch: int,
           max_wait_ms: float, default_model: str | None, reload_interval: float, max_body_bytes: int,
-          kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool,
-          signing_key_file: str | None) -> int:
-    """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json."""
+          kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool, max_users: int,
+          max_n: int, max_output_cells: int, max_tensor_elements: int, max_json_depth: int, max_history: int,
+          max_header_bytes: int,
+          workers: int, queue: int, timeout: float, public_metrics: bool, signing_key_file: str | None,
+          insecure: bool) -> int:
+    """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json.
+
+    \b
+    Every request is bounded (--max-* flags; 413/422 beyond, naming the limit). Model calls
+    run on --workers threads with a --queue of waiting requests (503 beyond) and a --timeout
+    (504). /metrics needs a key with the 'metrics' scope unless --public-metrics.
+    """
     from maaskit.serving import run
+    from maaskit.serving.app import check_exposure
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together.")
+    try:
+        check_exposure(auth=not no_auth, allow_publish=allow_publish, host=host, insecure=insecure)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     reg = _registry(registry, signing_key_file)
     if not no_auth and not any(not k.revoked for k in reg.list_keys()):
         click.echo(f"note: {reg.root} has no API key yet; create one with "
@@ -166,7 +200,10 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
         access_log=access_log, kernel_threads=kernel_threads, http=http, loop=loop, auth=not no_auth,
         allow_publish=allow_publish,
         batching=True if batching else set(batch_model), max_batch=max_batch, max_wait_ms=max_wait_ms,
-        default_model=default_model, reload_interval=reload_interval, max_body_bytes=max_body_bytes)
+        default_model=default_model, reload_interval=reload_interval, max_body_bytes=max_body_bytes,
+        max_users=max_users, max_n=max_n, max_output_cells=max_output_cells, max_tensor_elements=max_tensor_elements,
+        max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes, workers=workers, queue=queue, timeout=timeout,
+        public_metrics=public_metrics, insecure=insecure)
     return 0
 
 
@@ -276,7 +313,7 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              help="'read:<pattern>', 'publish:<pattern>' or 'admin' (repeatable); patterns like 'films-*'")
+              help="'read:<pattern>', 'publish:<pattern>', 'metrics' or 'admin' (repeatable); patterns like 'films-*'")
 @click.option("--label", default="", help="who holds the key")
 @click.option("--registry", default=None, help=_REGISTRY_HELP)
 def keys_create(scopes: tuple, label: str, registry: str | None) -> int:

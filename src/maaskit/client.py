@@ -160,7 +160,7 @@ class Client:
 
     # ------------------------------------------------------------------ endpoints
     def recommend(self, user_id: Any, *, model: str | None = None, n: int = 10, exclude_seen: bool = True,
-                  version: Any = None) -> dict:
+                  version: Any = None, strict: bool = False) -> dict:
         """Top-``n`` items for one user.
 
         Parameters
@@ -175,14 +175,20 @@ class Client:
             Leave out items the user interacted with.
         version : int or str, default=None
             Version or alias (``None``: production alias, else latest).
+        strict : bool, default=False
+            An unknown user is a :class:`NotFoundError` rather than the popularity fallback.
 
         Returns
         -------
         answer : dict
-            ``{"model", "version", "user_id", "items", "scores"}``.
+            ``{"model", "version", "user_id", "items", "scores", "fallback"}`` (and ``"note"``
+            when the id's type is why it is unknown). ``fallback`` is true when the user is
+            unknown and got the most popular items, as the library's ``recommend`` does.
         """
         params = _model_params({"n": n, "exclude_seen": "true" if exclude_seen else "false"},
                                model, version)
+        if strict:
+            params["strict"] = "true"
         return self._request("GET", f"/v1/recommend/{_quote(user_id)}", params=params)
 
     def similar(self, item_id: Any, *, model: str | None = None, n: int = 10, version: Any = None) -> dict:

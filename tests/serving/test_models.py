@@ -23,7 +23,7 @@ def test_served_topk_equals_recommend(tmp_path, cls):
     served = LoadedModel(reg.publish("m", est), reg.load("m"))
     users = list(est.user_index_.ids[:6])
     for exclude_seen in (True, False):
-        (ids, scores), = served._recommend_batch((5, exclude_seen), [users])
+        (ids, scores), = served._topk_batch((5, exclude_seen), [users])
         expected_ids, expected_scores = est.recommend(users, n=5, exclude_seen=exclude_seen)
         np.testing.assert_array_equal(ids, expected_ids)
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)

@@ -787,8 +787,9 @@ class Registry:
         Parameters
         ----------
         scopes : iterable of str
-            ``"read:<pattern>"``, ``"publish:<pattern>"`` or ``"admin"``; patterns are
-            shell-style over model names (``"read:*"``, ``"publish:films-*"``).
+            ``"read:<pattern>"``, ``"publish:<pattern>"``, ``"metrics"`` (scrape ``/metrics``)
+            or ``"admin"``; patterns are shell-style over model names (``"read:*"``,
+            ``"publish:films-*"``).
         label : str, default=""
             Who holds the key.
 
@@ -836,6 +837,21 @@ class Registry:
         if not hmac.compare_digest(supplied, stored) or row is None or row[5]:
             return None
         return ApiKey(row[0], tuple(json.loads(row[2])), row[3], float(row[4]), bool(row[5]))
+
+    def active_key_hashes(self) -> dict[str, tuple[str, ApiKey]]:
+        """The active keys with their secrets' SHA-256, for a server's in-memory key table.
+
+        A server verifies tokens against this table (refreshed when the change stamp moves)
+        rather than querying SQLite per request, so invalid tokens cost no database read.
+
+        Returns
+        -------
+        table : dict
+            ``key_id -> (secret_sha256_hex, ApiKey)`` for unrevoked keys.
+        """
+        rows = self._connect().execute(
+            "SELECT key_id, secret_sha256, scopes, label, created FROM api_keys WHERE revoked = 0").fetchall()
+        return {r[0]: (r[1], ApiKey(r[0], tuple(json.loads(r[2])), r[3], float(r[4]), False)) for r in rows}
 
     def list_keys(self) -> list[ApiKey]:
         """All API keys (public records only).
@@ -903,10 +919,11 @@ def _check_scopes(scopes: Any, where: str) -> list[str]:
     out = []
     for s in scopes:
         action, sep, pattern = str(s).partition(":")
-        if s == "admin" or (sep and action in ("read", "publish") and pattern):
+        if s in ("admin", "metrics") or (sep and action in ("read", "publish") and pattern):
             out.append(str(s))
         else:
-            raise ValueError(f"{where}: scope must be 'read:<pattern>', 'publish:<pattern>' or 'admin'; got {s!r}.")
+            raise ValueError(f"{where}: scope must be 'read:<pattern>', 'publish:<pattern>', 'metrics' or 'admin'; "
+                             f"got {s!r}.")
     if not out:
         raise ValueError(f"{where}: scopes must not be empty.")
     return out

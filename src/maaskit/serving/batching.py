@@ -1,8 +1,9 @@
 """Micro-batching: concurrent requests for one model share one kernel call.
 
 Requests are queued; one worker task takes up to ``max_batch`` of them, groups them by key
-(e.g. ``(n, exclude_seen)``) and runs one call per group in a worker thread, so the event
-loop keeps accepting requests meanwhile. A lone request never waits: the worker starts at
+(e.g. ``(n, exclude_seen)``) and runs one call per group through ``runner`` (the server's
+bounded worker pool), so the event loop keeps accepting requests meanwhile. The queue is
+bounded too: past ``max_queue`` waiting requests a new one is refused with a 503. A lone request never waits: the worker starts at
 once and only lingers (at most ``max_wait_ms``) when other requests are already queued,
 i.e. when there is concurrency to exploit.
 """
@@ -33,12 +34,19 @@ class MicroBatcher:
         ``on_batch(size)`` after each call (metrics).
     run_in_thread : bool, default=True
         Run ``fn`` in a worker thread (the loop keeps parsing requests meanwhile).
+    runner : coroutine function, default=None
+        ``await runner(fn, key, items)`` runs a call (default: :func:`asyncio.to_thread`).
+    max_queue : int, default=None
+        Most requests waiting; beyond, :meth:`submit` raises a 503 ``ServiceError``.
     """
 
     def __init__(self, fn: Callable[[Hashable, list], Sequence[Any]], *, max_batch: int = 64,
                  max_wait_ms: float = 2.0, on_batch: Callable[[int], None] | None = None,
-                 run_in_thread: bool = True) -> None:
+                 run_in_thread: bool = True, runner: Callable | None = None,
+                 max_queue: int | None = None) -> None:
         self.fn = fn
+        self.runner = runner
+        self.max_queue = max_queue
         self.max_batch = max(1, int(max_batch))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
         self.on_batch = on_batch
@@ -61,6 +69,12 @@ class MicroBatcher:
         -------
         result : object
         """
+        if self.max_queue is not None and len(self._queue) >= self.max_queue:
+            from .errors import ServiceError
+
+            raise ServiceError(503, "overloaded", f"the server is busy ({len(self._queue)} requests queued); "
+                                                  f"retry after 1 s.", {"limit": "queue", "value": self.max_queue},
+                               headers={"Retry-After": "1"})
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._queue.append((key, item, fut))
@@ -86,7 +100,9 @@ class MicroBatcher:
                     continue
                 items = [e[1] for e in live]
                 try:
-                    if self.run_in_thread:
+                    if self.runner is not None:
+                        results = await self.runner(self.fn, key, items)
+                    elif self.run_in_thread:
                         results = await asyncio.to_thread(self.fn, key, items)
                     else:
                         results = self.fn(key, items)

@@ -12,31 +12,32 @@ import asyncio
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
 
-from .._backend import get_kernel
 from ..exceptions import ArtifactError, UnknownIdError
 from ..registry import ModelNotFoundError, ModelVersion, Registry, parse_ref, validate_name
-from ..recommender import BaseRecommender
 from ..registry._signature import is_recommender, v2_datatype
 from .batching import MicroBatcher
 from .errors import ServiceError
+from .limits import Limits, check_n
+from .pool import WorkerPool
 
 __all__ = ["LoadedModel", "ModelStore", "decode_tensor", "V2_DATATYPES"]
 
 #: Tensor datatypes of the Open Inference Protocol that maaskit accepts.
 V2_DATATYPES = {"BOOL": np.bool_, "INT32": np.int32, "INT64": np.int64, "FP32": np.float32,
                 "FP64": np.float64, "BYTES": object}
-_MAX_N = 1000
+_KIND_NAMES = {"i": "int", "u": "int", "f": "float", "U": "str", "O": "str", "S": "str"}
 
 
 def _bad(type_: str, message: str, detail: Any = None, status: int = 400) -> ServiceError:
     return ServiceError(status, type_, message, detail)
 
 
-def decode_tensor(tensor: Any, where: str) -> tuple[str, np.ndarray, str]:
+def decode_tensor(tensor: Any, where: str, limits: Limits | None = None) -> tuple[str, np.ndarray, str]:
     """Check one V2 input tensor and return ``(name, array of its shape, datatype)``.
 
     Parameters
@@ -45,6 +46,9 @@ def decode_tensor(tensor: Any, where: str) -> tuple[str, np.ndarray, str]:
         Decoded JSON: ``{"name", "shape", "datatype", "data"}``.
     where : str
         For messages.
+    limits : Limits, default=None
+        ``max_tensor_elements`` is checked on the declared shape and on the data before
+        any array is built (default limits when ``None``).
 
     Returns
     -------
@@ -67,6 +71,8 @@ def decode_tensor(tensor: Any, where: str) -> tuple[str, np.ndarray, str]:
                                        f"{sorted(V2_DATATYPES)}; got {datatype!r}.")
     if not isinstance(data, list):
         raise _bad("invalid_request", f"{where}: data of input {name!r} must be a list; got {type(data).__name__}.")
+    limits = limits or Limits()
+    limits.check("max_tensor_elements", max(math.prod(shape), len(data)), where, f"elements of input {name!r}")
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError, OverflowError):
@@ -100,6 +106,18 @@ def _json_scores(scores: np.ndarray) -> list:
 class LoadedModel:
     """One loaded model version and the checked calls the HTTP routes make on it.
 
+    Every public method but :meth:`recommend` is synchronous CPU work: the routes run it in
+    the :class:`~maaskit.serving.pool.WorkerPool`, never on the event loop.
+
+    Ids. An id in a JSON body keeps its JSON type: ``"1"`` is a string and is never taken
+    for the integer ``1``, so on a model trained with int ids it is unknown (and the
+    per-row note says ``'1' is a str; the model's user ids are int``). An id in a URL path
+    (``/v1/recommend/{user_id}``) is text by nature, so it is converted to the model's id
+    kind (``/v1/recommend/1`` is user ``1`` of an int-id model).
+
+    Unknown users get the popularity fallback, marked per row (``fallback: true``), as the
+    library's ``recommend`` does; with ``strict`` they are a 404 instead.
+
     Parameters
     ----------
     version : ModelVersion
@@ -108,14 +126,21 @@ class LoadedModel:
         The loaded estimator.
     batcher_factory : callable, default=None
         ``batcher_factory(fn) -> MicroBatcher`` when micro-batching is on for this model.
+    limits : Limits, default=None
+        Per-request limits (defaults when ``None``).
+    pool : WorkerPool, default=None
+        Where :meth:`recommend` runs the top-k (a private 1-thread pool when ``None``).
     """
 
     def __init__(self, version: ModelVersion, estimator: Any,
-                 batcher_factory: Callable[[Callable], MicroBatcher] | None = None) -> None:
+                 batcher_factory: Callable[[Callable], MicroBatcher] | None = None,
+                 limits: Limits | None = None, pool: WorkerPool | None = None) -> None:
         self.record = version
         self.name = version.name
         self.version = version.version
         self.estimator = estimator
+        self.limits = limits or Limits()
+        self.pool = pool
         self.is_recommender = is_recommender(estimator)
         self.signature = version.signature or {}
         self.batcher = None
@@ -124,79 +149,124 @@ class LoadedModel:
             items = np.asarray(estimator.item_index_.ids)
             self._user_kind, self._item_kind = users.dtype.kind, items.dtype.kind
             self._user_dtype = users.dtype if users.dtype.kind in "iuf" else object
-            # A dict answers "is this id known?" (and where) faster than an index lookup.
-            self._users = {u: k for k, u in enumerate(users.tolist())}
+            self._item_dtype = items.dtype if items.dtype.kind in "iuf" else object
+            # A dict answers "is this id known?" faster than an index lookup.
+            self._users = dict.fromkeys(users.tolist())
             self._items = dict.fromkeys(items.tolist())
             self._item_ids = items
-            inner = getattr(estimator, "estimator_", estimator)
-            self._inner = None
-            if isinstance(inner, BaseRecommender):
-                self._prepare_topk(inner)
             self.n_items = len(items)
+            # The popularity fallback of BaseRecommender.recommend (same order, same scores),
+            # sorted once per load rather than per request.
+            pop = getattr(estimator, "item_popularity_", None)
+            self._pop = None
+            if pop is not None and np.shape(pop) == (self.n_items,):
+                self._pop = np.asarray(pop, dtype=np.float64)
+                self._pop_order = np.argsort(-self._pop, kind="stable")
             if batcher_factory is not None:
-                self.batcher = batcher_factory(self._recommend_batch)
+                self.batcher = batcher_factory(self._topk_batch)
 
     # ------------------------------------------------------------------ ids
     @staticmethod
-    def _convert(raw: Any, kind: str) -> Any:
-        if isinstance(raw, bool):
-            return None
+    def _from_path(raw: str, kind: str) -> Any:
+        # URL path segments are text: convert to the model's id kind.
         if kind in "iu":
-            if isinstance(raw, int):
-                return raw
-            if isinstance(raw, str) and raw.lstrip("-").isdigit() and len(raw) < 40:
-                return int(raw)
-            return None
+            return int(raw) if raw.lstrip("-").isdigit() and len(raw) < 40 else None
         if kind == "f":
             try:
                 return float(raw)
-            except (TypeError, ValueError):
+            except ValueError:
                 return None
-        return raw if isinstance(raw, str) else (str(raw) if isinstance(raw, int) else None)
+        return raw
 
-    def user_id(self, raw: Any, where: str) -> Any:
-        """Convert a request's user id to the model's id type; 404 when unknown.
+    @staticmethod
+    def _from_json(raw: Any, kind: str) -> Any:
+        # JSON ids keep their JSON type: no "1" -> 1 conversion.
+        if isinstance(raw, bool):
+            return None
+        if kind in "iu":
+            return raw if isinstance(raw, int) else None
+        if kind == "f":
+            return float(raw) if isinstance(raw, (int, float)) else None
+        return raw if isinstance(raw, str) else None
 
-        Parameters
-        ----------
-        raw : str or int
-            As received.
-        where : str
-            For messages.
-
-        Returns
-        -------
-        user : object
-        """
-        return self._known_id(raw, "user", self._user_kind, self._users, where)
-
-    def item_id(self, raw: Any, where: str) -> Any:
-        """Convert a request's item id to the model's id type; 404 when unknown.
+    @staticmethod
+    def type_note(raw: Any, entity: str, kind: str) -> str | None:
+        """The note for an id whose type differs from the model's ids (``None`` if it does not).
 
         Parameters
         ----------
-        raw : str or int
-            As received.
-        where : str
-            For messages.
+        raw : object
+            The id as received.
+        entity : str
+            ``"user"`` or ``"item"``.
+        kind : str
+            The numpy kind of the model's ids.
 
         Returns
         -------
-        item : object
+        note : str or None
+            E.g. ``"'1' is a str; the model's user ids are int."``
         """
-        return self._known_id(raw, "item", self._item_kind, self._items, where)
+        want = _KIND_NAMES.get(kind, "str")
+        got = type(raw).__name__
+        if got == want or (want == "float" and got == "int"):
+            return None
+        return f"{raw!r:.60} is a {got}; the model's {entity} ids are {want}."
 
-    def _known_id(self, raw: Any, entity: str, kind: str, known: Any, where: str) -> Any:
-        """Convert ``raw`` with :meth:`_convert`; 404 ``unknown_<entity>`` when not in ``known``."""
-        key = self._convert(raw, kind)
-        if key is None or key not in known:
-            raise ServiceError(404, f"unknown_{entity}",
-                               str(UnknownIdError(entity, [raw], len(known), where)),
-                               {f"{entity}_id": raw if isinstance(raw, (str, int)) else repr(raw)})
-        return key
+    def resolve_ids(self, raws: list, entity: str, where: str, *, from_path: bool = False,
+                    strict: bool = False) -> tuple[list, np.ndarray, list]:
+        """Convert request ids to the model's ids and say which are known.
 
-    def check_n(self, n: Any, where: str, limit: int | None = None) -> int:
-        """Check ``n`` (how many items) against the catalogue size; 400 when out of range.
+        Parameters
+        ----------
+        raws : list
+            Ids as received (URL text when ``from_path``, JSON values otherwise).
+        entity : str
+            ``"user"`` or ``"item"``.
+        where : str
+            For messages.
+        from_path : bool, default=False
+            The id comes from a URL path (text, converted to the model's kind).
+        strict : bool, default=False
+            An unknown id is a 404 ``unknown_<entity>`` rather than a fallback row.
+
+        Returns
+        -------
+        keys : list
+            Model ids (``None`` where the id cannot be one).
+        known : ndarray of bool
+        notes : list of (str or None)
+            Why an unknown id is unknown when its type is the reason.
+        """
+        kind = self._user_kind if entity == "user" else self._item_kind
+        table = self._users if entity == "user" else self._items
+        keys, known, notes = [], np.zeros(len(raws), dtype=bool), []
+        for k, raw in enumerate(raws):
+            key = self._from_path(raw, kind) if from_path else self._from_json(raw, kind)
+            try:
+                hit = key is not None and key in table
+            except TypeError:  # unhashable
+                hit = False
+            note = None
+            if not hit:
+                if from_path:
+                    note = None if key is not None else (
+                        f"{raw!r:.60} is not an {_KIND_NAMES.get(kind, 'str')}; the model's {entity} ids are "
+                        f"{_KIND_NAMES.get(kind, 'str')}.")
+                else:
+                    note = self.type_note(raw, entity, kind)
+                if strict:
+                    shown = raw if isinstance(raw, (str, int)) and not isinstance(raw, bool) else repr(raw)[:60]
+                    message = str(UnknownIdError(entity, [shown], len(table), where))
+                    raise ServiceError(404, f"unknown_{entity}", message + (f" ({note})" if note else ""),
+                                       {f"{entity}_id": shown, "note": note})
+            keys.append(key if hit else None)
+            known[k] = hit
+            notes.append(note)
+        return keys, known, notes
+
+    def check_n(self, n: Any, where: str, available: int | None = None) -> int:
+        """Check ``n``: an int >= 1 (400), at most ``max_n`` (422); capped to the items available.
 
         Parameters
         ----------
@@ -204,19 +274,14 @@ class LoadedModel:
             Requested count.
         where : str
             For messages.
-        limit : int, default=None
-            Largest valid ``n``; defaults to the number of items.
+        available : int, default=None
+            Items that can be returned (default: the number of items).
 
         Returns
         -------
         n : int
         """
-        limit = min(self.n_items if limit is None else limit, _MAX_N)
-        if isinstance(n, str):
-            n = int(n) if n.isdigit() and len(n) < 10 else n
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= limit:
-            raise _bad("invalid_argument", f"{where}: n must be an int in [1, {limit}]; got {n!r}.")
-        return n
+        return check_n(self.limits, n, where, self.n_items if available is None else available)
 
     def _require_recommender(self, where: str) -> None:
         if not self.is_recommender:
@@ -224,83 +289,89 @@ class LoadedModel:
                                       f"use POST /v1/predict/{self.name} or the V2 infer endpoint.")
 
     # ------------------------------------------------------------------ recommend
-    def _recommend_batch(self, key: tuple, user_lists: list) -> list:
+    def _topk(self, users: list, n: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+        # The estimator's own blocked recommend: its memory is bounded by its block size
+        # whatever the number of users (and the limits bound users x n).
+        ids, scores = self.estimator.recommend(np.array(users, dtype=self._user_dtype), n=n,
+                                               exclude_seen=exclude_seen, output="numpy")
+        return ids, scores
+
+    def _topk_batch(self, key: tuple, user_lists: list) -> list:
         n, exclude_seen = key
         flat = [u for users in user_lists for u in users]
-        if self._inner is not None:
-            ids, scores = self._topk(flat, n, exclude_seen)
-        else:
-            ids, scores = self.estimator.recommend(np.array(flat, dtype=self._user_dtype), n=n,
-                                                   exclude_seen=exclude_seen, output="numpy")
+        ids, scores = self._topk(flat, n, exclude_seen)
         out, s = [], 0
         for users in user_lists:
             out.append((ids[s : s + len(users)], scores[s : s + len(users)]))
             s += len(users)
         return out
 
-    def _prepare_topk(self, inner: BaseRecommender) -> None:
-        # Per-load work that BaseRecommender.recommend repeats on every call: the item
-        # matrix as contiguous float32 and the top-k kernel module. A served model is
-        # read-only, so both stay valid for the life of this LoadedModel.
-        self._inner = inner
-        self._V = np.ascontiguousarray(inner._item_vectors(), dtype=np.float32)
-        self._kernel = get_kernel("topk", inner._topk_backend())
-        self._seen_indptr = np.asarray(inner.seen_indptr_, dtype=np.int64)
-        self._seen_indices = np.ascontiguousarray(inner.seen_indices_, dtype=np.int32)
+    def _fallback(self, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+        if self._pop is None:
+            raise ServiceError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
+                                                    f"for unknown users.")
+        order = self._pop_order[:n]
+        return self._item_ids[order], self._pop[order].astype(np.float32)
 
-    def _topk(self, users: list, n: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-        # The kernel path of BaseRecommender.recommend for known users (same scores, same
-        # top-k kernel, same clipping), minus its per-call validation: ids were checked
-        # against a dict already. Tests and the benchmark compare with model.recommend.
-        inner = self._inner
-        k = len(users)
-        uidx = np.fromiter((self._users[u] for u in users), dtype=np.int64, count=k)
-        S = np.ascontiguousarray(inner._user_vectors(uidx) @ self._V.T, dtype=np.float32)
-        if exclude_seen:
-            starts, ends = self._seen_indptr[uidx], self._seen_indptr[uidx + 1]
-            if k == 1:
-                indptr = np.array([0, ends[0] - starts[0]], dtype=np.int64)
-                indices = self._seen_indices[starts[0]:ends[0]]
-            else:
-                counts = ends - starts
-                indptr = np.zeros(k + 1, dtype=np.int64)
-                np.cumsum(counts, out=indptr[1:])
-                pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
-                indices = np.ascontiguousarray(self._seen_indices[pos])
-        else:
-            indptr = np.zeros(k + 1, dtype=np.int64)
-            indices = np.empty(0, dtype=np.int32)
-        out_idx = np.empty((k, n), dtype=np.int32)
-        out_scores = np.empty((k, n), dtype=np.float32)
-        self._kernel.topk_rows(S, indptr, indices, n, out_idx, out_scores, 1)
-        if not inner._implicit:
-            lo, hi = inner.rating_range_
-            finite = np.isfinite(out_scores)
-            out_scores[finite] = np.clip(out_scores[finite], lo, hi)
-        return self._item_ids[np.maximum(out_idx, 0)], out_scores
-
-    async def recommend(self, users: list, n: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``n`` for known users (already converted), micro-batched when enabled.
+    def recommend_rows(self, keys: list, known: np.ndarray, n: int, exclude_seen: bool, where: str,
+                       topk: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` for resolved users: the model's top-k for known ones, the fallback for the others.
 
         Parameters
         ----------
-        users : list
-            Known user ids.
+        keys : list
+            From :meth:`resolve_ids`.
+        known : ndarray of bool
+            From :meth:`resolve_ids`.
         n : int
-            Items per user.
+            Items per user (checked).
         exclude_seen : bool
             Leave out seen items.
+        where : str
+            For messages.
+        topk : tuple, default=None
+            ``(ids, scores)`` of the known users when already computed (micro-batching).
 
         Returns
         -------
-        ids, scores : ndarray of shape (len(users), n)
+        ids, scores : ndarray of shape (len(keys), n)
         """
-        if self.batcher is not None:
-            return await self.batcher.submit((n, exclude_seen), users)
-        return self._recommend_batch((n, exclude_seen), [users])[0]
+        k = len(keys)
+        rows = np.flatnonzero(known)
+        if len(rows) == k and topk is None:
+            return self._topk(keys, n, exclude_seen)
+        ids = np.empty((k, n), dtype=self._item_ids.dtype)
+        scores = np.empty((k, n), dtype=np.float32)
+        if len(rows):
+            ki, ks = topk if topk is not None else self._topk([keys[r] for r in rows], n, exclude_seen)
+            ids[rows], scores[rows] = ki, ks
+        if len(rows) < k:
+            ids[~known], scores[~known] = self._fallback(n, where)
+        return ids, scores
+
+    async def recommend(self, keys: list, known: np.ndarray, n: int, exclude_seen: bool,
+                        where: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend_rows` in the worker pool, micro-batched when enabled.
+
+        Parameters
+        ----------
+        keys, known, n, exclude_seen, where
+            See :meth:`recommend_rows`.
+
+        Returns
+        -------
+        ids, scores : ndarray of shape (len(keys), n)
+        """
+        known_keys = [key for key, hit in zip(keys, known) if hit]
+        if self.batcher is not None and known_keys:
+            topk = await self.batcher.submit((n, exclude_seen), known_keys)
+            return self.recommend_rows(keys, known, n, exclude_seen, where, topk)
+        if self.pool is None:
+            self.pool = WorkerPool(1)
+        return await self.pool.run(self.recommend_rows, keys, known, n, exclude_seen, where)
 
     def similar(self, item: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` most similar items to a known item.
+        """The ``n`` most similar items to a known item (the estimator's blocked ``similar_items``).
 
         Parameters
         ----------
@@ -313,12 +384,11 @@ class LoadedModel:
         -------
         ids, scores : ndarray of shape (n,)
         """
-        ids, scores = self.estimator.similar_items(np.array([item], dtype=object if self._item_kind not in "iuf"
-                                                            else None), n=n, output="numpy")
+        ids, scores = self.estimator.similar_items(np.array([item], dtype=self._item_dtype), n=n, output="numpy")
         return ids[0], scores[0]
 
     # ------------------------------------------------------------------ predict
-    def predict(self, instances: Any, method: str, where: str) -> np.ndarray:
+    def predict(self, instances: Any, method: str, where: str, strict: bool = False) -> tuple[np.ndarray, Any]:
         """Run ``predict``-like ``method`` on JSON instances (rows, or user/item pairs).
 
         Parameters
@@ -329,40 +399,57 @@ class LoadedModel:
             ``predict``, ``predict_proba``, ``decision_function`` or ``transform``.
         where : str
             For messages.
+        strict : bool, default=False
+            For a recommender: an unknown user or item is a 404 rather than the model's
+            fallback score.
 
         Returns
         -------
         result : ndarray
+        fallback : list of bool or None
+            Per pair, whether it got the fallback score (recommenders only).
         """
         if not isinstance(instances, list) or not instances:
             raise _bad("invalid_request", f"{where}: instances must be a non-empty list; got {instances!r:.80}.")
+        self.limits.check("max_tensor_elements", len(instances), where, "instances")
         if self.is_recommender:
             if method != "predict":
                 raise _bad("unsupported", f"{where}: a recommender supports method 'predict' only; got {method!r}.")
-            pairs = np.empty((len(instances), 2), dtype=object)
-            for k, pair in enumerate(instances):
+            for pair in instances:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise _bad("shape_mismatch", f"{where}: each instance must be a [user, item] pair; "
                                                  f"got {pair!r:.80}.")
-                pairs[k, 0] = self.user_id(pair[0], where)
-                pairs[k, 1] = self.item_id(pair[1], where)
-            return self._call("predict", pairs, where)
+            ukeys, uknown, _ = self.resolve_ids([p[0] for p in instances], "user", where, strict=strict)
+            ikeys, iknown, _ = self.resolve_ids([p[1] for p in instances], "item", where, strict=strict)
+            pairs = np.empty((len(instances), 2), dtype=object)
+            pairs[:, 0], pairs[:, 1] = ukeys, ikeys  # None where unknown: the model's fallback score
+            inner = getattr(self.estimator, "estimator_", self.estimator)
+            fn = getattr(inner, "_predict", None)
+            try:
+                # warn=False: the per-row flag replaces the ColdStartWarning (and warnings
+                # filters are process-wide, not for a worker thread to change).
+                result = np.asarray(fn(pairs, warn=False)) if fn is not None else self._call("predict", pairs, where)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise _bad("invalid_input", f"{where}: {exc}") from None
+            return result, (~(uknown & iknown)).tolist()
         if self.signature.get("kind") == "text":
             if not all(isinstance(t, str) for t in instances):
                 raise _bad("invalid_input", f"{where}: model {self.name!r} takes texts: instances must be a "
                                             f"list of strings.")
-            return self._call(method, list(instances), where)
+            self.limits.check("max_history", max(len(t) for t in instances), where, "characters of one text")
+            return self._call(method, list(instances), where), None
         try:
             X = np.asarray(instances, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
             raise _bad("invalid_input", f"{where}: instances must be rows of numbers of equal length.") from None
-        return self._call(method, self._check_rows(X, where), where)
-
+        self.limits.check("max_tensor_elements", X.size, where, "numbers in instances")
+        return self._call(method, self._check_rows(X, where), where), None
     def _check_rows(self, X: np.ndarray, where: str) -> np.ndarray:
         n_features = self.signature.get("n_features")
         if X.ndim != 2 or (n_features is not None and X.shape[1] != n_features):
             raise _bad("shape_mismatch", f"{where}: X must be of shape (n_samples, {n_features}); got {X.shape!r}.",
                        {"expected_features": n_features, "shape": list(X.shape)})
+        self.limits.check("max_history", X.shape[1], where, "values of one row")
         if not np.isfinite(X).all():
             raise _bad("invalid_input", f"{where}: X contains NaN or infinity.")
         return X
@@ -379,13 +466,14 @@ class LoadedModel:
             raise _bad("invalid_input", f"{where}: {exc}") from None
 
     # ------------------------------------------------------------------ V2 infer
-    async def infer(self, body: Any, where: str) -> dict:
-        """Answer a V2 inference request.
+    def infer(self, body: Any, where: str) -> dict:
+        """Answer a V2 inference request (synchronous: run it in the worker pool).
 
         Parameters
         ----------
         body : object
             Decoded JSON request: ``{"id"?, "inputs": [...], "outputs"?: [...], "parameters"?}``.
+            A recommender reads ``n``, ``exclude_seen`` and ``strict`` from ``parameters``.
         where : str
             For messages.
 
@@ -401,44 +489,65 @@ class LoadedModel:
         req_id = body.get("id")
         if req_id is not None and not isinstance(req_id, str):
             raise _bad("invalid_request", f"{where}: id must be a string; got {req_id!r:.80}.")
-        tensors = [decode_tensor(t, where) for t in body["inputs"]]
+        if len(body["inputs"]) > 8:
+            raise _bad("invalid_request", f"{where}: at most 8 inputs; got {len(body['inputs'])}.")
+        tensors = [decode_tensor(t, where, self.limits) for t in body["inputs"]]
+        self.limits.check("max_tensor_elements", sum(t[1].size for t in tensors), where,
+                          "elements of all inputs")
         requested = body.get("outputs")
         if requested is not None:
-            if not isinstance(requested, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
-                                                          for o in requested):
-                raise _bad("invalid_request", f"{where}: outputs must be a list of objects with a name.")
+            if not isinstance(requested, list) or len(requested) > 8 or not all(
+                    isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested):
+                raise _bad("invalid_request", f"{where}: outputs must be a list of at most 8 objects with a name.")
             requested = [o["name"] for o in requested]
+        extra: dict = {}
         if self.is_recommender:
-            outputs = await self._infer_recommend(tensors, params, requested, where)
+            outputs = self._infer_recommend(tensors, params, requested, where, extra)
         else:
             outputs = self._infer_tabular(tensors, requested, where)
         out = {"model_name": self.name, "model_version": str(self.version), "outputs": outputs}
+        if extra:
+            out["parameters"] = extra
         if req_id is not None:
             out["id"] = req_id
         return out
 
-    async def _infer_recommend(self, tensors: list, params: dict, requested: list | None, where: str) -> list:
+    def _infer_recommend(self, tensors: list, params: dict, requested: list | None, where: str,
+                         extra: dict) -> list:
         if len(tensors) != 1:
             raise _bad("invalid_request", f"{where}: a recommender takes one input tensor of user ids; "
                                           f"got {len(tensors)}.")
         name, arr, datatype = tensors[0]
         expected = self.signature.get("user_datatype", "BYTES")
         if datatype != expected and not (expected == "INT64" and datatype == "INT32"):
+            hint = ""
+            if arr.size:
+                note = self.type_note(arr.ravel()[0].item() if arr.dtype != object else arr.ravel()[0],
+                                      "user", self._user_kind)
+                hint = f" ({note})" if note else ""
             raise _bad("datatype_mismatch", f"{where}: input {name!r} must have datatype {expected} "
-                                            f"(the model's user ids); got {datatype}.")
+                                            f"(the model's user ids); got {datatype}{hint}.")
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1 or arr.shape[0] == 0:
             raise _bad("shape_mismatch", f"{where}: input {name!r} must have shape [n_users] or [n_users, 1] "
                                          f"with n_users >= 1; got {list(arr.shape)}.")
+        self.limits.check("max_users", arr.shape[0], where, "user ids per request")
         n = self.check_n(params.get("n", 10), where)
+        self.limits.check("max_output_cells", arr.shape[0] * n, where, "users x n")
         exclude_seen = params.get("exclude_seen", True)
-        if not isinstance(exclude_seen, bool):
-            raise _bad("invalid_argument", f"{where}: exclude_seen must be a bool; got {exclude_seen!r}.")
-        users = [self.user_id(u, where) for u in arr.tolist()]
-        ids, scores = await self.recommend(users, n, exclude_seen)
-        shape = [len(users), n]
-        names = requested or ["item_id", "score"]
+        strict = params.get("strict", False)
+        for pname, value in (("exclude_seen", exclude_seen), ("strict", strict)):
+            if not isinstance(value, bool):
+                raise _bad("invalid_argument", f"{where}: {pname} must be a bool; got {value!r:.40}.")
+        keys, known, notes = self.resolve_ids(arr.tolist(), "user", where, strict=strict)
+        ids, scores = self.recommend_rows(keys, known, n, exclude_seen, where)
+        if not known.all():
+            extra["fallback_rows"] = int((~known).sum())
+            if any(notes):
+                extra["notes"] = notes
+        shape = [len(keys), n]
+        names = requested or ["item_id", "score", "fallback"]
         outs = []
         for o in names:
             if o == "item_id":
@@ -447,8 +556,12 @@ class LoadedModel:
             elif o == "score":
                 outs.append({"name": "score", "datatype": "FP32", "shape": shape,
                              "data": _json_scores(np.asarray(scores).ravel())})
+            elif o == "fallback":
+                outs.append({"name": "fallback", "datatype": "BOOL", "shape": [len(keys)],
+                             "data": (~known).tolist()})
             else:
-                raise _bad("invalid_request", f"{where}: unknown output {o!r}; a recommender gives 'item_id' and 'score'.")
+                raise _bad("invalid_request", f"{where}: unknown output {o!r}; a recommender gives 'item_id', "
+                                              f"'score' and 'fallback'.")
         return outs
 
     def _infer_tabular(self, tensors: list, requested: list | None, where: str) -> list:
@@ -461,6 +574,8 @@ class LoadedModel:
                            f"{where}: model {self.name!r} takes texts: input {name!r} must be BYTES of shape "
                            f"[n] or [n, 1]; got {datatype} {list(arr.shape)}.")
             X: Any = [str(t) for t in arr.ravel().tolist()]
+            if X:
+                self.limits.check("max_history", max(len(t) for t in X), where, "characters of one text")
         elif datatype not in ("FP32", "FP64", "INT32", "INT64"):
             raise _bad("datatype_mismatch", f"{where}: input {name!r} must be numeric (FP32, FP64, INT32, INT64); "
                                             f"got {datatype}.")
@@ -515,12 +630,25 @@ class ModelStore:
         Called with no argument when the stamp moved (e.g. to clear an auth cache).
     metrics : Metrics, default=None
         Where batch sizes and loads are counted.
+    limits : Limits, default=None
+        Per-request limits given to every loaded model.
+    pool : WorkerPool, default=None
+        Where artifact loads run (a 2-thread pool when ``None``).
+    light_pool : WorkerPool, default=None
+        Where one-user recommendations and micro-batches run (``pool`` when ``None``).
     """
 
     def __init__(self, registry: Registry, *, reload_interval: float = 0.5, batching: Any = False,
                  max_batch: int = 64, max_wait_ms: float = 2.0, on_change: Callable[[], None] | None = None,
-                 metrics: Any = None) -> None:
+                 metrics: Any = None, limits: Limits | None = None, pool: WorkerPool | None = None,
+                 light_pool: WorkerPool | None = None) -> None:
         self.registry = registry
+        self.limits = limits or Limits()
+        self.pool = pool or WorkerPool()
+        self.light_pool = light_pool or self.pool
+        # Catalogue stamp checks get their own thread: a full worker pool must not stop the
+        # server from seeing a revoked key or a moved alias.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="maaskit-catalogue")
         self.reload_interval = reload_interval
         self.batching = batching
         self.max_batch = max_batch
@@ -546,7 +674,8 @@ class ModelStore:
                 metrics.observe_batch(name, size)
 
         def factory(fn: Callable) -> MicroBatcher:
-            return MicroBatcher(fn, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=on_batch)
+            return MicroBatcher(fn, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=on_batch,
+                                runner=self.light_pool.run, max_queue=self.light_pool.capacity)
 
         return factory
 
@@ -558,16 +687,35 @@ class ModelStore:
         force : bool, default=False
             Check now.
         """
-        now = time.monotonic()
-        if not force and now - self._checked < self.reload_interval:
+        if not force and not self.due():
             return
-        self._checked = now
+        self._checked = time.monotonic()
         stamp = self.registry.stamp()
         if stamp != self._stamp:
             self._stamp = stamp
             self._resolved = {}
             if self.on_change is not None:
                 self.on_change()
+
+    def due(self) -> bool:
+        """Whether the change stamp should be re-read now.
+
+        Returns
+        -------
+        answer : bool
+        """
+        return time.monotonic() - self._checked >= self.reload_interval
+
+    async def refresh_async(self, force: bool = False) -> None:
+        """:meth:`refresh` on the catalogue thread (the event loop never reads SQLite).
+
+        Parameters
+        ----------
+        force : bool, default=False
+            Check now.
+        """
+        if force or self.due():
+            await asyncio.get_running_loop().run_in_executor(self._io, self.refresh, force)
 
     async def get(self, name: str, ref: Any, where: str) -> LoadedModel:
         """The loaded model for ``name`` at ``ref`` (404 when unknown).
@@ -585,12 +733,11 @@ class ModelStore:
         -------
         model : LoadedModel
         """
-        self.refresh()
-        key = (name, ref)
-        model = self._resolved.get(key)
+        await self.refresh_async()
+        model = self._resolved.get((name, ref))
         if model is not None:
             return model
-        return await asyncio.to_thread(self._resolve, name, ref, where)
+        return await self.pool.run(self._resolve, name, ref, where)
 
     def _resolve(self, name: str, ref: Any, where: str) -> LoadedModel:
         # Read the stamp before the catalogue: a resolution is cached only if nothing moved
@@ -615,7 +762,8 @@ class ModelStore:
                     raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
                 except ArtifactError as exc:
                     raise ServiceError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
-                model = LoadedModel(mv, est, self._batcher_factory(name) if self._batched(name) else None)
+                model = LoadedModel(mv, est, self._batcher_factory(name) if self._batched(name) else None,
+                                    limits=self.limits, pool=self.light_pool)
                 if self.metrics is not None:
                     self.metrics.observe_load(name, mv.version)
                 # Keep only versions something still resolves to, plus this one.

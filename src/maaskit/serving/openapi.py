@@ -27,7 +27,8 @@ def openapi_document() -> dict:
     """
     from .. import __version__
 
-    errors = {"400": _error(), "401": _error(), "403": _error(), "404": _error(), "413": _error()}
+    errors = {"400": _error(), "401": _error(), "403": _error(), "404": _error(), "408": _error(), "413": _error(),
+              "422": _error(), "503": _error(), "504": _error()}
     model_q = _param("model", "query", {"type": "string"}, description="model name (server default if omitted)")
     version_q = _param("version", "query", {"type": "string"}, description="version number or alias")
     n_q = _param("n", "query", {"type": "integer", "minimum": 1, "default": 10})
@@ -60,16 +61,18 @@ def openapi_document() -> dict:
                     "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}}}},
                 "Recommendations": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "user_id": {},
+                    "fallback": {"type": "boolean"}, "note": {"type": "string"},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
                 "Similar": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
                 "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
                     "instances": {"type": "array"}, "version": {"type": ["string", "integer"]},
+                    "strict": {"type": "boolean", "default": False},
                     "method": {"enum": ["predict", "predict_proba", "decision_function", "transform"]}}},
                 "PredictResponse": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "method": {"type": "string"},
-                    "predictions": {"type": "array"}}},
+                    "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}}}},
                 "ModelVersion": {"type": "object"},
             },
         },
@@ -92,8 +95,13 @@ def openapi_document() -> dict:
             "/v2/models/{name}/versions/{version}/infer": {"post": {**infer_op, "parameters": [name_p, version_p]}},
             "/v1/recommend/{user_id}": {"get": {
                 "summary": "Top-n items for a user",
+                "description": "The user id in the path is text and is converted to the model's id kind. An "
+                               "unknown user gets the most popular items with fallback=true, unless strict=true "
+                               "(404).",
                 "parameters": [_param("user_id", "path", {"type": "string"}), model_q, version_q, n_q,
-                               _param("exclude_seen", "query", {"type": "boolean", "default": True})],
+                               _param("exclude_seen", "query", {"type": "boolean", "default": True}),
+                               _param("strict", "query", {"type": "boolean", "default": False},
+                                      description="404 for an unknown user instead of the fallback")],
                 "responses": {"200": _json("Recommendations"), **errors}}},
             "/v1/similar/{item_id}": {"get": {
                 "summary": "Most similar items",
@@ -124,8 +132,9 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"version": {"type": "integer"}}}}}},
                 "responses": {"200": {"description": "moved"}, **errors}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                                 "responses": {"200": {"description": "text exposition format"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (a key with the 'metrics' scope, unless the "
+                                            "server runs with --public-metrics)",
+                                 "responses": {"200": {"description": "text exposition format"}, **errors}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI"}}}},
         },

@@ -14,12 +14,13 @@ from typing import Any, Awaitable, Callable
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..exceptions import ArtifactError
 from ..registry import ModelNotFoundError, validate_alias, validate_name
 from .errors import ServiceError, error_body
+from .limits import check_json_depth
 from .models import LoadedModel, _json_scores
 
 __all__ = ["build_routes", "JSONResponse", "json_error"]
@@ -69,11 +70,15 @@ def json_error(exc: ServiceError) -> JSONResponse:
     return JSONResponse(error_body(exc.type, exc.message, exc.detail), status_code=exc.status, headers=exc.headers)
 
 
+#: Values a request body may hold beyond its tensor elements (names, shapes, parameters).
+_STRUCTURE_VALUES = 1000
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes with a 413.
 
     Parameters
@@ -81,11 +86,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     request : Request
     limit : int
         Byte limit.
+    timeout : float, default=None
+        Seconds the whole body may take to arrive; a slower client gets a 408 and the
+        connection is freed (a slow body must not hold a connection indefinitely).
 
     Returns
     -------
     body : bytes
     """
+    if timeout is None:
+        return await _read_body(request, limit)
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(_read_body(request, limit), timeout)
+    except asyncio.TimeoutError:
+        raise ServiceError(408, "request_timeout", f"the request body did not arrive within {timeout:g} s.",
+                           {"limit": "timeout", "value": timeout}, headers={"Connection": "close"}) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -103,24 +123,48 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """Read and decode a JSON body (400 ``invalid_json`` when malformed, 413 when too big).
+def parse_json(body: bytes, max_depth: int = 32, where: str = "the request", max_values: int | None = None) -> Any:
+    """Decode a JSON body: 413 when nested deeper than ``max_depth`` (checked before
+    parsing), 400 ``invalid_json`` when malformed.
+
+    Parameters
+    ----------
+    body : bytes
+        Raw body (size already bounded).
+    max_depth : int, default=32
+        Deepest ``[``/``{`` nesting.
+    where : str, default="the request"
+        For messages.
+    max_values : int, default=None
+        Most values the body may hold (refused before parsing beyond).
+
+    Returns
+    -------
+    document : object
+    """
+    check_json_depth(body, max_depth, where, max_values)
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ServiceError(400, "invalid_json", f"the request body is not valid JSON ({exc}).") from None
+
+
+async def read_json(request: Request, limit: int, max_depth: int = 32) -> Any:
+    """Read and decode a small JSON body on the event loop (alias moves: a few bytes).
 
     Parameters
     ----------
     request : Request
     limit : int
         Byte limit.
+    max_depth : int, default=32
+        Deepest nesting.
 
     Returns
     -------
     document : object
     """
-    body = await read_body(request, limit)
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ServiceError(400, "invalid_json", f"the request body is not valid JSON ({exc}).") from None
+    return parse_json(await read_body(request, limit), max_depth)
 
 
 def _bool_param(value: str | None, name: str, default: bool) -> bool:
@@ -146,15 +190,21 @@ def build_routes(state: Any) -> list[Route]:
     -------
     routes : list of Route
     """
-    store, auth, metrics = state.store, state.auth, state.metrics
+    store, auth, metrics, pool, limits = state.store, state.auth, state.metrics, state.pool, state.limits
 
     def endpoint(template: str, fn: Callable[[Request], Awaitable[Response]]) -> Callable:
         async def handler(request: Request) -> Response:
             t0 = time.perf_counter()
             try:
+                header_bytes = sum(len(k) + len(v) for k, v in request.scope["headers"])
+                if header_bytes > limits.max_header_bytes:
+                    raise ServiceError(431, "headers_too_large", f"the request headers must be at most "
+                                                                 f"{limits.max_header_bytes} bytes; got {header_bytes}.",
+                                       {"limit": "max_header_bytes", "value": limits.max_header_bytes},
+                                       headers={"Connection": "close"})
                 # Throttled catalogue check first, so a revoked key or a moved alias is seen
                 # before this request is authenticated and routed.
-                store.refresh()
+                await store.refresh_async()
                 response = await fn(request)
             except ServiceError as exc:
                 response = json_error(exc)
@@ -197,7 +247,7 @@ def build_routes(state: Any) -> list[Route]:
 
     async def ready(request: Request) -> Response:
         try:
-            store.refresh(force=True)
+            await store.refresh_async(force=True)
         except Exception as exc:  # the catalogue is unreadable: not ready
             return JSONResponse({"ready": False, "reason": type(exc).__name__}, status_code=503)
         return JSONResponse({"ready": True})
@@ -205,7 +255,8 @@ def build_routes(state: Any) -> list[Route]:
     async def server_metadata(request: Request) -> Response:
         from .. import __version__
 
-        return JSONResponse({"name": "maaskit", "version": __version__, "extensions": []})
+        return JSONResponse({"name": "maaskit", "version": __version__, "extensions": [],
+                             "limits": limits.as_dict()})
 
     async def model_metadata(request: Request) -> Response:
         name = model_name(request)
@@ -221,28 +272,43 @@ def build_routes(state: Any) -> list[Route]:
         name = model_name(request)
         where = f"POST /v2/models/{name}/infer"
         model = await get_model(request, name, request.path_params.get("version"), where)
-        body = await read_json(request, state.max_body_bytes)
-        return JSONResponse(await model.infer(body, where))
+        raw = await read_body(request, limits.max_body_bytes, pool.timeout)
+
+        def work() -> Response:
+            # Parsing, the model call and encoding the answer: all CPU, all in the pool.
+            doc = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
+            return JSONResponse(model.infer(doc, where))
+
+        return await pool.run(work)
 
     # ------------------------------------------------------------------ /v1 domain endpoints
     async def recommend(request: Request) -> Response:
         q = request.query_params
         where = "GET /v1/recommend"
         model = await recommender_model(request, where)
-        user = model.user_id(request.path_params["user_id"], where)
         n = model.check_n(q.get("n", "10"), where)
         exclude_seen = _bool_param(q.get("exclude_seen"), "exclude_seen", True)
-        ids, scores = await model.recommend([user], n, exclude_seen)
-        return JSONResponse({"model": model.name, "version": model.version, "user_id": user,
-                             "items": np.asarray(ids[0]).tolist(), "scores": _json_scores(np.asarray(scores[0]))})
+        strict = _bool_param(q.get("strict"), "strict", False)
+        raw = request.path_params["user_id"]
+        keys, known, notes = model.resolve_ids([raw], "user", where, from_path=True, strict=strict)
+        ids, scores = await model.recommend(keys, known, n, exclude_seen, where)
+        body = {"model": model.name, "version": model.version, "user_id": raw if keys[0] is None else keys[0],
+                "items": np.asarray(ids[0]).tolist(), "scores": _json_scores(np.asarray(scores[0])),
+                "fallback": not bool(known[0])}
+        if notes[0]:
+            body["note"] = notes[0]
+        return JSONResponse(body)
 
     async def similar(request: Request) -> Response:
         q = request.query_params
         where = "GET /v1/similar"
         model = await recommender_model(request, where)
-        item = model.item_id(request.path_params["item_id"], where)
-        n = model.check_n(q.get("n", "10"), where, limit=model.n_items - 1)
-        ids, scores = model.similar(item, n)
+        # No fallback for an unknown item: nothing is similar to an item never seen.
+        keys, _, _ = model.resolve_ids([request.path_params["item_id"]], "item", where, from_path=True,
+                                       strict=True)
+        item = keys[0]
+        n = model.check_n(q.get("n", "10"), where, available=model.n_items - 1)
+        ids, scores = await state.light_pool.run(model.similar, item, n)
         return JSONResponse({"model": model.name, "version": model.version, "item_id": item,
                              "items": np.asarray(ids).tolist(), "scores": _json_scores(np.asarray(scores))})
 
@@ -250,7 +316,9 @@ def build_routes(state: Any) -> list[Route]:
         name = request.path_params["model"]
         where = f"POST /v1/predict/{name}"
         auth.require(request.headers, "read", name)
-        body = await read_json(request, state.max_body_bytes)
+        raw = await read_body(request, limits.max_body_bytes, pool.timeout)
+        body = await pool.run(parse_json, raw, limits.max_json_depth, where,
+                              limits.max_tensor_elements + _STRUCTURE_VALUES)
         if not isinstance(body, dict):
             raise ServiceError(400, "invalid_request", f"{where}: the body must be an object with 'instances'.")
         method = body.get("method", "predict")
@@ -259,18 +327,28 @@ def build_routes(state: Any) -> list[Route]:
         version = body.get("version", request.query_params.get("version"))
         if version is not None and not isinstance(version, (str, int)):
             raise ServiceError(400, "invalid_request", f"{where}: version must be a string or int.")
+        strict = body.get("strict", False)
+        if not isinstance(strict, bool):
+            raise ServiceError(400, "invalid_argument", f"{where}: strict must be a bool; got {strict!r:.40}.")
         model = await store.get(name, version, where)
-        result = model.predict(body.get("instances"), method, where)
-        data = result.tolist() if result.dtype.kind != "f" else (
-            _json_scores(result.ravel()) if result.ndim == 1 else
-            [_json_scores(row) for row in result.reshape(len(result), -1)])
-        return JSONResponse({"model": model.name, "version": model.version, "method": method, "predictions": data})
+
+        def work() -> Response:
+            result, fallback = model.predict(body.get("instances"), method, where, strict=strict)
+            data = result.tolist() if result.dtype.kind != "f" else (
+                _json_scores(result.ravel()) if result.ndim == 1 else
+                [_json_scores(row) for row in result.reshape(len(result), -1)])
+            out = {"model": model.name, "version": model.version, "method": method, "predictions": data}
+            if fallback is not None:
+                out["fallback"] = fallback
+            return JSONResponse(out)
+
+        return await pool.run(work)
 
     # ------------------------------------------------------------------ catalogue
     async def list_models(request: Request) -> Response:
         key = auth.key_for(request.headers)
         q = request.query_params
-        models = store.registry.list_models(search=q.get("search"), tag=q.get("tag"))
+        models = await pool.run(store.registry.list_models, search=q.get("search"), tag=q.get("tag"))
         return JSONResponse({"models": [m for m in models if auth.can(key, "read", m["name"])]})
 
     async def show_model(request: Request) -> Response:
@@ -278,7 +356,7 @@ def build_routes(state: Any) -> list[Route]:
         auth.require(request.headers, "read", name)
         try:
             validate_name(name, where="GET /v1/models")
-            versions = store.registry.versions(name, include_archived=True)
+            versions = await pool.run(store.registry.versions, name, include_archived=True)
         except ValueError as exc:
             raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
         if not versions:
@@ -301,37 +379,40 @@ def build_routes(state: Any) -> list[Route]:
         if not isinstance(meta, dict) or not set(meta) <= {"description", "tags", "metrics", "alias"}:
             raise ServiceError(400, "invalid_request", f"{where}: meta must be an object with description, tags, "
                                                        f"metrics, alias.")
-        data = await read_body(request, state.max_artifact_bytes)
+        data = await read_body(request, state.max_artifact_bytes, max(pool.timeout, 300.0))
         try:
-            mv = await _to_thread(store.registry.publish_bytes, name, data, description=meta.get("description", ""),
+            mv = await pool.run(store.registry.publish_bytes, name, data, description=meta.get("description", ""),
                                   tags=meta.get("tags"), metrics=meta.get("metrics"), alias=meta.get("alias"))
         except (ArtifactError, ValueError, TypeError) as exc:
             raise ServiceError(400, "invalid_artifact", str(exc)) from None
-        store.refresh(force=True)
+        await store.refresh_async(force=True)
         return JSONResponse(mv.to_dict(), status_code=201)
 
     async def set_alias(request: Request) -> Response:
         name, alias = request.path_params["name"], request.path_params["alias"]
         where = f"PUT /v1/models/{name}/aliases/{alias}"
         require_publish(request, name, where, "changing aliases")
-        body = await read_json(request, state.max_body_bytes)
+        body = await read_json(request, min(limits.max_body_bytes, 4096), limits.max_json_depth)
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, int) or isinstance(version, bool):
             raise ServiceError(400, "invalid_request", f"{where}: the body must be {{\"version\": <int>}}.")
         try:
             validate_name(name, where=where)
             validate_alias(alias, where)
-            await _to_thread(store.registry.set_alias, name, alias, version)
+            await pool.run(store.registry.set_alias, name, alias, version)
         except ModelNotFoundError as exc:
             raise ServiceError(404, "unknown_model", str(exc)) from None
         except ValueError as exc:
             raise ServiceError(400, "invalid_argument", str(exc)) from None
-        store.refresh(force=True)
+        await store.refresh_async(force=True)
         return JSONResponse({"name": name, "alias": alias, "version": version})
 
     # ------------------------------------------------------------------ ops
     async def prometheus(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        if not state.public_metrics:
+            auth.require_scope(request.headers, "metrics")
+        text, content_type = metrics.render_with_type()
+        return Response(text, media_type=content_type)
 
     async def openapi(request: Request) -> Response:
         from .openapi import openapi_document
@@ -360,10 +441,3 @@ def build_routes(state: Any) -> list[Route]:
         ("/openapi.json", openapi, ["GET"]),
     ]
     return [Route(path, endpoint(path, fn), methods=methods) for path, fn, methods in table]
-
-
-async def _to_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    import asyncio
-    import functools
-
-    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
