@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from maaskit import Recommender
+from maaskit._schema import Arr, Attr, StateSchema
 from maaskit.persistence import PersistableMixin, dumps, register
 from maaskit.registry import Registry
 from maaskit.serving import create_app
@@ -20,6 +21,11 @@ from maaskit.serving import create_app
 @register
 class TinyLogistic(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only tabular classifier: a fixed-weight logistic model, fitted by least squares."""
+
+    _state_schema = StateSchema(
+        arrays={"classes_": Arr("label", ("n_classes",)), "coef_": Arr("f8", (None,))},
+        attrs={"n_features_in_": Attr(int, min=1)},
+    )
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, reset=True)
@@ -383,6 +389,9 @@ def test_rating_model_with_string_ids(tmp_path, block_interactions):
 @register
 class TinyKeywordClassifier(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only text classifier: 'pos' when a text holds more known-positive words."""
+
+    _state_schema = StateSchema(arrays={"classes_": Arr("U", (2,))},
+                                attrs={"positive_": Attr(list, items=Attr(str))})
 
     def fit(self, X, y):
         self.classes_ = np.array(["neg", "pos"])
