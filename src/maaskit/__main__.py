@@ -100,9 +100,16 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
     else:
         name, _, ref = model.partition("@")
         est = _registry(registry).load(name, ref or None)
+    from maaskit.registry._signature import is_recommender
+
+    if not is_recommender(est):
+        # The server's wording ("not a recommender"), never an AttributeError traceback.
+        raise click.ClickException(f"model {model!r} is a {type(est).__name__}, not a recommender; it has no users "
+                                   f"to recommend for.")
     ids = est.user_index_.ids
     who: Any = user
-    if ids.dtype.kind in "iu":
+    # A command-line argument is text, like a URL path: converted to the model's id kind.
+    if ids.dtype.kind in "iu" and user.lstrip("-").isdigit():
         who = int(user)
     top = est.recommend([who], n=n, output="pandas")
     click.echo(top.to_string(index=False))
@@ -145,7 +152,7 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
 @click.option("--max-json-depth", type=int, default=32, show_default=True,
               help="nesting of a JSON body, checked before parsing (413)")
 @click.option("--max-history", type=int, default=10_000, show_default=True,
-              help="length of one instance: characters of a text, values of a row (413)")
+              help="history length of one instance: characters of one text (413)")
 @click.option("--max-header-bytes", type=int, default=32 << 10, show_default=True,
               help="bytes of all request headers (431)")
 @click.option("--workers", type=int, default=2, show_default=True,
