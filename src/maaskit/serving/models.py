@@ -457,8 +457,9 @@ class LoadedModel:
         Returns
         -------
         result : ndarray
-        fallback : list of bool or None
-            Per pair, whether it got the fallback score (recommenders only).
+        extra : dict or None
+            For a recommender: ``{"fallback": [bool per pair], "notes"?: [str or None]}``,
+            whether each pair got the fallback score and, when an id's type is why, a note.
         """
         self._require_not_word_vectors(where)
         if not isinstance(instances, list) or not instances:
@@ -471,8 +472,9 @@ class LoadedModel:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise _bad("shape_mismatch", f"{where}: each instance must be a [user, item] pair; "
                                                  f"got {pair!r:.80}.")
-            ukeys, uknown, _ = self.resolve_ids([p[0] for p in instances], "user", where, strict=strict)
-            ikeys, iknown, _ = self.resolve_ids([p[1] for p in instances], "item", where, strict=strict)
+            ukeys, uknown, unotes = self.resolve_ids([p[0] for p in instances], "user", where, strict=strict)
+            ikeys, iknown, inotes = self.resolve_ids([p[1] for p in instances], "item", where, strict=strict)
+            notes = [" ".join(filter(None, pair)) or None for pair in zip(unotes, inotes)]
             pairs = np.empty((len(instances), 2), dtype=object)
             pairs[:, 0], pairs[:, 1] = ukeys, ikeys  # None where unknown: the model's fallback score
             inner = getattr(self.estimator, "estimator_", self.estimator)
@@ -483,7 +485,10 @@ class LoadedModel:
                 result = np.asarray(fn(pairs, warn=False)) if fn is not None else self._call("predict", pairs, where)
             except (ValueError, TypeError, KeyError) as exc:
                 raise _bad("invalid_input", f"{where}: {exc}") from None
-            return result, (~(uknown & iknown)).tolist()
+            extra: dict = {"fallback": (~(uknown & iknown)).tolist()}
+            if any(notes):
+                extra["notes"] = notes
+            return result, extra
         if self.signature.get("kind") == "text":
             if not all(isinstance(t, str) for t in instances):
                 raise _bad("invalid_input", f"{where}: model {self.name!r} takes texts: instances must be a "

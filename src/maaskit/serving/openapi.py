@@ -75,7 +75,8 @@ def openapi_document() -> dict:
                     "method": {"enum": ["predict", "predict_proba", "decision_function", "transform"]}}},
                 "PredictResponse": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "method": {"type": "string"},
-                    "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}}}},
+                    "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}},
+                    "notes": {"type": "array", "items": {"type": ["string", "null"]}}}},
                 "ModelVersion": {"type": "object"},
             },
         },

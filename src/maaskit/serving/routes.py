@@ -349,13 +349,12 @@ def build_routes(state: Any) -> list[Route]:
         model = await store.get(name, version, where)
 
         def work() -> Response:
-            result, fallback = model.predict(body.get("instances"), method, where, strict=strict)
+            result, extra = model.predict(body.get("instances"), method, where, strict=strict)
             data = result.tolist() if result.dtype.kind != "f" else (
                 _json_scores(result.ravel()) if result.ndim == 1 else
                 [_json_scores(row) for row in result.reshape(len(result), -1)])
             out = {"model": model.name, "version": model.version, "method": method, "predictions": data}
-            if fallback is not None:
-                out["fallback"] = fallback
+            out.update(extra or {})
             return JSONResponse(out)
 
         return await pool.run(work)
