@@ -161,6 +161,8 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
               help="requests that may wait for a worker; beyond, 503 with Retry-After")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="seconds a request may take (504 beyond; 408 for a body slower than this)")
+@click.option("--max-connections", type=int, default=200, show_default=True,
+              help="connections in progress at once (503 beyond); bounds memory held by bodies in transit")
 @click.option("--public-metrics", is_flag=True, help="serve /metrics without a key (default: 'metrics' scope)")
 @click.option("--insecure", is_flag=True, help="allow --no-auth on a host other than loopback")
 def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None,
@@ -169,7 +171,8 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
           kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool, max_users: int,
           max_n: int, max_output_cells: int, max_tensor_elements: int, max_json_depth: int, max_history: int,
           max_header_bytes: int,
-          workers: int, queue: int, timeout: float, public_metrics: bool, insecure: bool) -> int:
+          workers: int, queue: int, timeout: float, max_connections: int, public_metrics: bool,
+          insecure: bool) -> int:
     """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json.
 
     \b
@@ -199,7 +202,7 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
         default_model=default_model, reload_interval=reload_interval, max_body_bytes=max_body_bytes,
         max_users=max_users, max_n=max_n, max_output_cells=max_output_cells, max_tensor_elements=max_tensor_elements,
         max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes, workers=workers, queue=queue, timeout=timeout,
-        public_metrics=public_metrics, insecure=insecure)
+        public_metrics=public_metrics, insecure=insecure, max_connections=max_connections)
     return 0
 
 
