@@ -109,9 +109,16 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
     else:
         name, _, ref = model.partition("@")
         est = _registry(registry).load(name, ref or None)
+    from maaskit.registry._signature import is_recommender
+
+    if not is_recommender(est):
+        # The server's wording ("not a recommender"), never an AttributeError traceback.
+        raise click.ClickException(f"model {model!r} is a {type(est).__name__}, not a recommender; it has no users "
+                                   f"to recommend for.")
     ids = est.user_index_.ids
     who: Any = user
-    if ids.dtype.kind in "iu":
+    # A command-line argument is text, like a URL path: converted to the model's id kind.
+    if ids.dtype.kind in "iu" and user.lstrip("-").isdigit():
         who = int(user)
     top = est.recommend([who], n=n, output="pandas")
     click.echo(top.to_string(index=False))
@@ -154,7 +161,7 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
 @click.option("--max-json-depth", type=int, default=32, show_default=True,
               help="nesting of a JSON body, checked before parsing (413)")
 @click.option("--max-history", type=int, default=10_000, show_default=True,
-              help="length of one instance: characters of a text, values of a row (413)")
+              help="history length of one instance: characters of one text (413)")
 @click.option("--max-header-bytes", type=int, default=32 << 10, show_default=True,
               help="bytes of all request headers (431)")
 @click.option("--workers", type=int, default=2, show_default=True,
@@ -163,6 +170,8 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
               help="requests that may wait for a worker; beyond, 503 with Retry-After")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="seconds a request may take (504 beyond; 408 for a body slower than this)")
+@click.option("--max-connections", type=int, default=200, show_default=True,
+              help="connections in progress at once (503 beyond); bounds memory held by bodies in transit")
 @click.option("--public-metrics", is_flag=True, help="serve /metrics without a key (default: 'metrics' scope)")
 @click.option("--signing-key-file", default=None, type=click.Path(exists=True, dir_okay=False), help=_SIGNING_HELP)
 @click.option("--insecure", is_flag=True, help="allow --no-auth on a host other than loopback")
@@ -172,7 +181,8 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
           kernel_threads: int, http: str, loop: str, log_level: str, access_log: bool, max_users: int,
           max_n: int, max_output_cells: int, max_tensor_elements: int, max_json_depth: int, max_history: int,
           max_header_bytes: int,
-          workers: int, queue: int, timeout: float, public_metrics: bool, signing_key_file: str | None,
+          workers: int, queue: int, timeout: float, max_connections: int, public_metrics: bool,
+          signing_key_file: str | None,
           insecure: bool) -> int:
     """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json.
 
@@ -203,7 +213,7 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
         default_model=default_model, reload_interval=reload_interval, max_body_bytes=max_body_bytes,
         max_users=max_users, max_n=max_n, max_output_cells=max_output_cells, max_tensor_elements=max_tensor_elements,
         max_json_depth=max_json_depth, max_history=max_history, max_header_bytes=max_header_bytes, workers=workers, queue=queue, timeout=timeout,
-        public_metrics=public_metrics, insecure=insecure)
+        public_metrics=public_metrics, insecure=insecure, max_connections=max_connections)
     return 0
 
 

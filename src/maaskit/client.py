@@ -213,7 +213,8 @@ class Client:
         params = _model_params({"n": n}, model, version)
         return self._request("GET", f"/v1/similar/{_quote(item_id)}", params=params)
 
-    def predict(self, model: str, instances: Any, *, method: str = "predict", version: Any = None) -> list:
+    def predict(self, model: str, instances: Any, *, method: str = "predict", version: Any = None,
+                strict: bool = False) -> list:
         """Run ``predict`` (or ``predict_proba`` ...) on rows, or on ``[user, item]`` pairs.
 
         Parameters
@@ -226,6 +227,9 @@ class Client:
             ``predict``, ``predict_proba``, ``decision_function`` or ``transform``.
         version : int or str, default=None
             Version or alias.
+        strict : bool, default=False
+            For a recommender: an unknown user or item is a :class:`NotFoundError` rather
+            than the model's fallback score. Ids keep their JSON type (``"1"`` is not ``1``).
 
         Returns
         -------
@@ -233,6 +237,8 @@ class Client:
         """
         rows = instances.tolist() if isinstance(instances, np.ndarray) else instances
         body: dict = {"instances": rows, "method": method}
+        if strict:
+            body["strict"] = True
         if version is not None:
             body["version"] = version
         return self._request("POST", f"/v1/predict/{_quote(model)}", json=body)["predictions"]

@@ -189,4 +189,35 @@ def test_unknown_users_get_the_library_fallback(films, model):
     err = assert_error(c.post("/v2/models/films/infer", json=bad), 400, "datatype_mismatch")
     assert "'3' is a str; the model's user ids are int" in err["message"]
     r = c.post("/v1/predict/films", json={"instances": [["3", 1], [3, 1]]}).json()
-    assert r["fallback"] == [True, False]
+    assert r["fallback"] == [True, False] and r["notes"] == ["'3' is a str; the model's user ids are int.", None]
+
+
+def test_model_calls_leave_the_event_loop_free(films, monkeypatch):
+    from maaskit.serving.models import LoadedModel
+
+    reg, reader = films
+    app = create_app(reg, reload_interval=0.0)
+    gate, waited = threading.Event(), []
+    infer = LoadedModel.infer
+
+    def slow_infer(self, body, where):
+        waited.append(gate.wait(10))  # released only once /v2/health/live has been answered
+        return infer(self, body, where)
+
+    monkeypatch.setattr(LoadedModel, "infer", slow_infer)
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers={"Authorization": f"Bearer {reader}"}) as c:
+            await c.get("/v1/recommend/3", params={"model": "films"})  # loads the model
+            slow = asyncio.ensure_future(c.post("/v2/models/films/infer", json=_users([3], n=2)))
+            await asyncio.sleep(0.05)
+            live = await c.get("/v2/health/live")
+            fast = await c.get("/v1/recommend/4", params={"model": "films"})
+            gate.set()
+            return live, fast, await slow
+
+    live, fast, slow = asyncio.run(go())
+    assert live.status_code == fast.status_code == slow.status_code == 200
+    assert waited == [True]  # the slow call was still waiting when the others were answered

@@ -49,6 +49,24 @@ def is_recommender(estimator: Any) -> bool:
         return False
 
 
+def word_vectors(estimator: Any) -> Any:
+    """The fitted word vectors of a Word2Vec-like estimator (``wv_`` with ``most_similar``), or ``None``.
+
+    Parameters
+    ----------
+    estimator : object
+
+    Returns
+    -------
+    wv : KeyedVectors or None
+    """
+    try:
+        wv = estimator.__dict__.get("wv_")
+        return wv if callable(getattr(wv, "most_similar", None)) and hasattr(wv, "key_to_index") else None
+    except Exception:  # a broken object is "no word vectors", never a crash
+        return None
+
+
 def infer_signature(estimator: Any) -> dict:
     """Describe the inputs and methods of a fitted estimator, as stored in the registry.
 
@@ -62,7 +80,11 @@ def infer_signature(estimator: Any) -> dict:
     -------
     signature : dict
         ``{"kind": "recommender", "user_datatype", "item_datatype", "n_users", "n_items",
-        "methods"}`` or ``{"kind": "tabular", "n_features", "datatype", "methods", "classes"}``.
+        "methods"}``, ``{"kind": "word_vectors", "n_words", "vector_size", "methods"}`` (served by
+        ``/v1/similar`` and ``/v1/vector``) or ``{"kind": "tabular", "n_features", "datatype",
+        "methods", "classes"}``,
+        plus ``"input_shape"`` (per sample, e.g. ``[28, 28]``) and ``"input_shapes"`` (every
+        per-sample shape accepted) for estimators that take n-d input such as images.
     """
     if is_recommender(estimator):
         return {
@@ -73,19 +95,54 @@ def infer_signature(estimator: Any) -> dict:
             "n_items": int(estimator.n_items_),
             "methods": [m for m in ("recommend", "similar_items", "predict") if callable(getattr(estimator, m, None))],
         }
+    wv = word_vectors(estimator)
+    if wv is not None:
+        return {"kind": "word_vectors", "datatype": "BYTES", "n_words": len(wv), "vector_size": int(wv.vector_size),
+                "methods": ["similar", "vector"]}
     classes = getattr(estimator, "classes_", None)
     methods = [m for m in _METHODS if callable(getattr(estimator, m, None))]
     if _takes_text(estimator):
         return {"kind": "text", "datatype": "BYTES", "methods": methods,
                 "classes": None if classes is None else np.asarray(classes).tolist()}
     n_features = getattr(estimator, "n_features_in_", None)
-    return {
+    sig = {
         "kind": "tabular",
         "n_features": None if n_features is None else int(n_features),
         "datatype": "FP64",
         "methods": methods,
         "classes": None if classes is None else np.asarray(classes).tolist(),
     }
+    shapes = _sample_shapes(estimator)
+    if shapes:
+        # What the model accepts per sample, first the natural one: a CNN fitted on
+        # (n, 28, 28) images takes (n, 28, 28), (n, 1, 28, 28) and flat (n, 784) rows.
+        sig["input_shape"] = shapes[0]
+        sig["input_shapes"] = shapes
+    return sig
+
+
+def _sample_shapes(estimator: Any) -> list[list[int]] | None:
+    """Per-sample shapes an n-d estimator (``input_shape_``, 3-D input tag) accepts, or ``None``."""
+    shape = getattr(estimator, "input_shape_", None)
+    if shape is None:
+        return None
+    try:
+        from sklearn.utils import get_tags
+
+        nd = bool(get_tags(estimator).input_tags.three_d_array)
+    except Exception:  # not a scikit-learn estimator: flat rows only
+        nd = False
+    shape = [int(s) for s in shape]
+    if not nd or len(shape) < 2:
+        return None
+    shapes = []
+    if len(shape) == 3 and shape[0] == 1:
+        shapes.append(shape[1:])  # single-channel images: (h, w), as they are usually given
+    shapes.append(shape)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and len(shape) == 3 and shape[0] == 1 and (shape[1] == shape[2] or shape[1] == 1):
+        shapes.append([int(n_features)])  # flat rows, reshaped by the estimator
+    return shapes
 
 
 def _takes_text(estimator: Any) -> bool:

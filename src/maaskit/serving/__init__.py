@@ -8,7 +8,9 @@ from .app import ServerState, create_app, run
 from .auth import Authenticator, allowed
 from .batching import MicroBatcher
 from .errors import ServiceError
+from .limits import Limits
 from .metrics import Metrics
+from .pool import WorkerPool
 
 __all__ = ["create_app", "run", "ServerState", "Authenticator", "allowed", "MicroBatcher", "ServiceError",
-           "Metrics"]
+           "Metrics", "Limits", "WorkerPool"]

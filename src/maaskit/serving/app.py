@@ -185,7 +185,7 @@ def create_app(registry: Registry | str | os.PathLike | None = None, *, auth: bo
 def run(registry: Registry | str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8000,
         ssl_certfile: str | None = None, ssl_keyfile: str | None = None, log_level: str = "info",
         access_log: bool = False, kernel_threads: int | None = 1, http: str = "auto", loop: str = "auto",
-        insecure: bool = False, **app_kwargs: Any) -> None:
+        insecure: bool = False, max_connections: int | None = 200, **app_kwargs: Any) -> None:
     """Serve a registry with uvicorn (blocking), over HTTPS when a certificate is given.
 
     Parameters
@@ -215,6 +215,10 @@ def run(registry: Registry | str | os.PathLike | None = None, *, host: str = "12
         Event loop; ``auto`` takes uvloop when installed.
     insecure : bool, default=False
         Allow ``auth=False`` on a host other than loopback.
+    max_connections : int or None, default=200
+        Connections and requests in progress at once (uvicorn's ``limit_concurrency``; 503
+        beyond). With the body limit, this bounds the memory that bodies being received can
+        take (``max_connections x max_body_bytes``).
     **app_kwargs
         Passed to :func:`create_app`.
     """
@@ -240,4 +244,4 @@ def run(registry: Registry | str | os.PathLike | None = None, *, host: str = "12
     # httptools has its own fixed limits. timeout_keep_alive drops idle and slow clients.
     uvicorn.run(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
                 log_level=log_level, access_log=access_log, lifespan="off", http=http, loop=loop,
-                h11_max_incomplete_event_size=64 * 1024, timeout_keep_alive=5)
+                h11_max_incomplete_event_size=64 * 1024, timeout_keep_alive=5, limit_concurrency=max_connections)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import ArtifactError, UnknownIdError
 from ..registry import ModelNotFoundError, ModelVersion, Registry, parse_ref, validate_name
-from ..registry._signature import is_recommender, v2_datatype
+from ..registry._signature import is_recommender, v2_datatype, word_vectors
 from .batching import MicroBatcher
 from .errors import ServiceError
 from .limits import Limits, check_n
@@ -142,6 +142,7 @@ class LoadedModel:
         self.limits = limits or Limits()
         self.pool = pool
         self.is_recommender = is_recommender(estimator)
+        self.wv = None if self.is_recommender else word_vectors(estimator)
         self.signature = version.signature or {}
         self.batcher = None
         if self.is_recommender:
@@ -284,6 +285,9 @@ class LoadedModel:
         return check_n(self.limits, n, where, self.n_items if available is None else available)
 
     def _require_recommender(self, where: str) -> None:
+        if self.wv is not None:
+            raise _bad("unsupported", f"{where}: model {self.name!r} holds word vectors, not a recommender; "
+                                      f"use GET /v1/similar/{{word}} or /v1/vector/{{word}}.")
         if not self.is_recommender:
             raise _bad("unsupported", f"{where}: model {self.name!r} is not a recommender; "
                                       f"use POST /v1/predict/{self.name} or the V2 infer endpoint.")
@@ -387,6 +391,53 @@ class LoadedModel:
         ids, scores = self.estimator.similar_items(np.array([item], dtype=self._item_dtype), n=n, output="numpy")
         return ids[0], scores[0]
 
+    # ------------------------------------------------------------------ word vectors
+    def _word(self, word: str, where: str) -> str:
+        if word not in self.wv.key_to_index:
+            raise ServiceError(404, "unknown_word", f"{where}: {word!r:.80} is not in the vocabulary of model "
+                                                    f"{self.name!r} ({len(self.wv)} words).", {"word": word[:80]})
+        return word
+
+    def similar_words(self, word: str, n: int, where: str) -> tuple[list, list]:
+        """The ``n`` words closest (cosine) to ``word``: ``KeyedVectors.most_similar``.
+
+        Parameters
+        ----------
+        word : str
+            A word of the vocabulary (404 otherwise).
+        n : int
+            Neighbours.
+        where : str
+            For messages.
+
+        Returns
+        -------
+        words, scores : list
+        """
+        pairs = self.wv.most_similar(self._word(word, where), topn=n)
+        return [w for w, _ in pairs], [s for _, s in pairs]
+
+    def vector(self, word: str, where: str) -> list:
+        """The vector of ``word`` (404 when not in the vocabulary).
+
+        Parameters
+        ----------
+        word : str
+        where : str
+            For messages.
+
+        Returns
+        -------
+        vector : list of float
+        """
+        return np.asarray(self.wv.get_vector(self._word(word, where)), dtype=np.float64).tolist()
+
+    def _require_not_word_vectors(self, where: str) -> None:
+        if self.wv is not None:
+            raise _bad("unsupported", f"{where}: model {self.name!r} holds word vectors; it has no 'predict'. "
+                                      f"Use GET /v1/similar/{{word}}?model={self.name} or "
+                                      f"/v1/vector/{{word}}?model={self.name}.")
+
     # ------------------------------------------------------------------ predict
     def predict(self, instances: Any, method: str, where: str, strict: bool = False) -> tuple[np.ndarray, Any]:
         """Run ``predict``-like ``method`` on JSON instances (rows, or user/item pairs).
@@ -406,9 +457,11 @@ class LoadedModel:
         Returns
         -------
         result : ndarray
-        fallback : list of bool or None
-            Per pair, whether it got the fallback score (recommenders only).
+        extra : dict or None
+            For a recommender: ``{"fallback": [bool per pair], "notes"?: [str or None]}``,
+            whether each pair got the fallback score and, when an id's type is why, a note.
         """
+        self._require_not_word_vectors(where)
         if not isinstance(instances, list) or not instances:
             raise _bad("invalid_request", f"{where}: instances must be a non-empty list; got {instances!r:.80}.")
         self.limits.check("max_tensor_elements", len(instances), where, "instances")
@@ -419,8 +472,9 @@ class LoadedModel:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise _bad("shape_mismatch", f"{where}: each instance must be a [user, item] pair; "
                                                  f"got {pair!r:.80}.")
-            ukeys, uknown, _ = self.resolve_ids([p[0] for p in instances], "user", where, strict=strict)
-            ikeys, iknown, _ = self.resolve_ids([p[1] for p in instances], "item", where, strict=strict)
+            ukeys, uknown, unotes = self.resolve_ids([p[0] for p in instances], "user", where, strict=strict)
+            ikeys, iknown, inotes = self.resolve_ids([p[1] for p in instances], "item", where, strict=strict)
+            notes = [" ".join(filter(None, pair)) or None for pair in zip(unotes, inotes)]
             pairs = np.empty((len(instances), 2), dtype=object)
             pairs[:, 0], pairs[:, 1] = ukeys, ikeys  # None where unknown: the model's fallback score
             inner = getattr(self.estimator, "estimator_", self.estimator)
@@ -431,7 +485,10 @@ class LoadedModel:
                 result = np.asarray(fn(pairs, warn=False)) if fn is not None else self._call("predict", pairs, where)
             except (ValueError, TypeError, KeyError) as exc:
                 raise _bad("invalid_input", f"{where}: {exc}") from None
-            return result, (~(uknown & iknown)).tolist()
+            extra: dict = {"fallback": (~(uknown & iknown)).tolist()}
+            if any(notes):
+                extra["notes"] = notes
+            return result, extra
         if self.signature.get("kind") == "text":
             if not all(isinstance(t, str) for t in instances):
                 raise _bad("invalid_input", f"{where}: model {self.name!r} takes texts: instances must be a "
@@ -445,11 +502,20 @@ class LoadedModel:
         self.limits.check("max_tensor_elements", X.size, where, "numbers in instances")
         return self._call(method, self._check_rows(X, where), where), None
     def _check_rows(self, X: np.ndarray, where: str) -> np.ndarray:
+        shapes = self.signature.get("input_shapes")
+        if shapes:
+            # n-d models (images): any per-sample shape the signature lists, e.g. (28, 28).
+            if X.ndim < 2 or list(X.shape[1:]) not in shapes:
+                accepted = " or ".join(str(tuple(["n_samples", *s])).replace("'", "") for s in shapes)
+                raise _bad("shape_mismatch", f"{where}: X must be of shape {accepted}; got {X.shape!r}.",
+                           {"input_shapes": shapes, "shape": list(X.shape)})
+            if not np.isfinite(X).all():
+                raise _bad("invalid_input", f"{where}: X contains NaN or infinity.")
+            return X
         n_features = self.signature.get("n_features")
         if X.ndim != 2 or (n_features is not None and X.shape[1] != n_features):
             raise _bad("shape_mismatch", f"{where}: X must be of shape (n_samples, {n_features}); got {X.shape!r}.",
                        {"expected_features": n_features, "shape": list(X.shape)})
-        self.limits.check("max_history", X.shape[1], where, "values of one row")
         if not np.isfinite(X).all():
             raise _bad("invalid_input", f"{where}: X contains NaN or infinity.")
         return X
@@ -481,6 +547,7 @@ class LoadedModel:
         -------
         response : dict
         """
+        self._require_not_word_vectors(where)
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
             raise _bad("invalid_request", f"{where}: the request must be an object with a non-empty 'inputs' list.")
         params = body.get("parameters") or {}
@@ -596,12 +663,18 @@ class LoadedModel:
         metadata : dict
         """
         sig = self.signature
-        if self.is_recommender:
+        if self.wv is not None:
+            inputs = [{"name": "word", "datatype": "BYTES", "shape": [-1]}]
+            outputs = [{"name": "vector", "datatype": "FP32", "shape": [-1, int(self.wv.vector_size)]}]
+        elif self.is_recommender:
             inputs = [{"name": "user_id", "datatype": sig.get("user_datatype", "BYTES"), "shape": [-1]}]
             outputs = [{"name": "item_id", "datatype": sig.get("item_datatype", "BYTES"), "shape": [-1, -1]},
                        {"name": "score", "datatype": "FP32", "shape": [-1, -1]}]
         elif sig.get("kind") == "text":
             inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+            outputs = [{"name": m, "datatype": "FP64", "shape": [-1]} for m in sig.get("methods", ["predict"])]
+        elif sig.get("input_shape"):
+            inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, *sig["input_shape"]]}]
             outputs = [{"name": m, "datatype": "FP64", "shape": [-1]} for m in sig.get("methods", ["predict"])]
         else:
             inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, sig.get("n_features") or -1]}]

@@ -66,13 +66,17 @@ def openapi_document() -> dict:
                 "Similar": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
+                "Vector": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"}, "word": {"type": "string"},
+                    "vector": {"type": "array", "items": {"type": "number"}}}},
                 "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
                     "instances": {"type": "array"}, "version": {"type": ["string", "integer"]},
                     "strict": {"type": "boolean", "default": False},
                     "method": {"enum": ["predict", "predict_proba", "decision_function", "transform"]}}},
                 "PredictResponse": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "method": {"type": "string"},
-                    "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}}}},
+                    "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}},
+                    "notes": {"type": "array", "items": {"type": ["string", "null"]}}}},
                 "ModelVersion": {"type": "object"},
             },
         },
@@ -104,9 +108,13 @@ def openapi_document() -> dict:
                                       description="404 for an unknown user instead of the fallback")],
                 "responses": {"200": _json("Recommendations"), **errors}}},
             "/v1/similar/{item_id}": {"get": {
-                "summary": "Most similar items",
+                "summary": "Most similar items (or words, for a model holding word vectors)",
                 "parameters": [_param("item_id", "path", {"type": "string"}), model_q, version_q, n_q],
                 "responses": {"200": _json("Similar"), **errors}}},
+            "/v1/vector/{word}": {"get": {
+                "summary": "The vector of a word (models holding word vectors, e.g. Word2Vec)",
+                "parameters": [_param("word", "path", {"type": "string"}), model_q, version_q],
+                "responses": {"200": _json("Vector"), **errors}}},
             "/v1/predict/{model}": {"post": {
                 "summary": "predict / predict_proba on instances",
                 "parameters": [_param("model", "path", {"type": "string"})],

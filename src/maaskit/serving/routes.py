@@ -302,7 +302,13 @@ def build_routes(state: Any) -> list[Route]:
     async def similar(request: Request) -> Response:
         q = request.query_params
         where = "GET /v1/similar"
-        model = await recommender_model(request, where)
+        model = await get_model(request, model_name(request, "model"), q.get("version"), where)
+        if model.wv is not None:  # word vectors: the closest words
+            n = model.check_n(q.get("n", "10"), where, available=len(model.wv) - 1)
+            words, sims = await state.light_pool.run(model.similar_words, request.path_params["item_id"], n, where)
+            return JSONResponse({"model": model.name, "version": model.version, "item_id": request.path_params["item_id"],
+                                 "items": words, "scores": sims})
+        model._require_recommender(where)
         # No fallback for an unknown item: nothing is similar to an item never seen.
         keys, _, _ = model.resolve_ids([request.path_params["item_id"]], "item", where, from_path=True,
                                        strict=True)
@@ -311,6 +317,16 @@ def build_routes(state: Any) -> list[Route]:
         ids, scores = await state.light_pool.run(model.similar, item, n)
         return JSONResponse({"model": model.name, "version": model.version, "item_id": item,
                              "items": np.asarray(ids).tolist(), "scores": _json_scores(np.asarray(scores))})
+
+    async def vector(request: Request) -> Response:
+        where = "GET /v1/vector"
+        q = request.query_params
+        model = await get_model(request, model_name(request, "model"), q.get("version"), where)
+        if model.wv is None:
+            raise ServiceError(400, "unsupported", f"{where}: model {model.name!r} holds no word vectors.")
+        word = request.path_params["word"]
+        vec = await state.light_pool.run(model.vector, word, where)
+        return JSONResponse({"model": model.name, "version": model.version, "word": word, "vector": vec})
 
     async def predict(request: Request) -> Response:
         name = request.path_params["model"]
@@ -333,13 +349,12 @@ def build_routes(state: Any) -> list[Route]:
         model = await store.get(name, version, where)
 
         def work() -> Response:
-            result, fallback = model.predict(body.get("instances"), method, where, strict=strict)
+            result, extra = model.predict(body.get("instances"), method, where, strict=strict)
             data = result.tolist() if result.dtype.kind != "f" else (
                 _json_scores(result.ravel()) if result.ndim == 1 else
                 [_json_scores(row) for row in result.reshape(len(result), -1)])
             out = {"model": model.name, "version": model.version, "method": method, "predictions": data}
-            if fallback is not None:
-                out["fallback"] = fallback
+            out.update(extra or {})
             return JSONResponse(out)
 
         return await pool.run(work)
@@ -432,6 +447,7 @@ def build_routes(state: Any) -> list[Route]:
         ("/v2/models/{name}/versions/{version}/ready", model_ready, ["GET"]),
         ("/v2/models/{name}/versions/{version}/infer", infer, ["POST"]),
         ("/v1/similar/{item_id}", similar, ["GET"]),
+        ("/v1/vector/{word}", vector, ["GET"]),
         ("/v1/predict/{model}", predict, ["POST"]),
         ("/v1/models", list_models, ["GET"]),
         ("/v1/models/{name}", show_model, ["GET"]),
