@@ -488,6 +488,8 @@ def _check_params(cls: type, params: dict, ctx: _Ctx) -> dict:
         if not (v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))):
             ctx.fail(f"header param {k!r}", f"must be a JSON value; got {type(v).__name__}")
         out[k] = v
+    # a parameter the file leaves out takes its default, and is checked like the others
+    out = {**{k: v for k, v in defaults.items() if k not in out}, **out}
     try:
         validate_parameters(cls(**out))
     except (ValueError, TypeError) as exc:

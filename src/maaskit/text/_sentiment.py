@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_kernel, resolve_backend
 from ..exceptions import ModelFitError
-from .._schema import BACKENDS, Arr, Attr, StateSchema
+from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._tokenizer import Tokenizer
@@ -134,6 +134,9 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
                 "coef_": Arr("f4", ("n_classes", "dim")),
                 "intercept_": Arr("f4", ("n_classes",))},
         param_dims={"dim": "dim"},
+        rules=(Rule("header param 'char_ngrams'", "must be None or a pair (min_n, max_n) with "
+                    "1 <= min_n <= max_n", lambda d, a, arr, p: bool(SentimentClassifier(
+                        char_ngrams=p["char_ngrams"])._char_range("load"))),),
     )
     _parameter_constraints: dict[str, list[Any]] = {
         "dim": [Interval(numbers.Integral, 1, None, closed="left")],
