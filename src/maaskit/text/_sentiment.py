@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from ..utils.validation import check_is_fitted
 
 from .._backend import get_kernel, resolve_backend
 from ..exceptions import ModelFitError
