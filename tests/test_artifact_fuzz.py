@@ -247,7 +247,8 @@ def mutation(draw, case: str):
 def test_mutated_artifacts_are_refused_or_work(case, worker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(case)
     # the unmutated artifact works in the child too (else the test proves nothing)
-    assert worker.run(case, artifact(case), tmp)["outcome"] == "ok"
+    got = worker.run(case, artifact(case), tmp)
+    assert got["outcome"] == "ok", got
 
     @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
