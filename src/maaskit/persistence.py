@@ -19,6 +19,14 @@ input, in this order:
 
 Any failure is an :class:`~maaskit.exceptions.ArtifactError` that says what is wrong.
 
+scikit-learn objects
+--------------------
+A ``Pipeline``, ``ColumnTransformer`` or common scikit-learn transformer (scalers, encoders,
+imputers, TF-IDF ...) holding maaskit estimators saves and loads too: the scikit-learn parts
+go through `skops <https://skops.readthedocs.io>`_ behind maaskit's own allow-list, the
+maaskit parts keep this format and its schema checks (see :mod:`maaskit._sklearn_io` for why
+skops and how it is fenced in). :func:`registered_classes` lists every class allowed.
+
 Checksum versus signature
 -------------------------
 The **checksum** protects against *accidents*: a truncated download, a flipped bit, a file
