@@ -41,7 +41,7 @@ _tools = runpy.run_path(str(HERE / "_artifacts.py"))
 pack, unpack = _tools["pack"], _tools["unpack"]
 CASES = _cases["CASES"]
 TIMEOUT_S = 60.0  # per example; a hang is what it catches, normal answers take milliseconds
-EXAMPLES = int(os.environ.get("MAASKIT_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("MAASKIT_FUZZ_EXAMPLES", "100"))
 
 
 class Worker:

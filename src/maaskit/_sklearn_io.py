@@ -75,6 +75,15 @@ _PLAIN_NODES = frozenset({"DictNode", "ListNode", "TupleNode", "JsonNode", "Slic
 PLACEHOLDER = "__maaskit_part_{}__"
 
 
+def _skops():
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise ImportError("Saving or loading a scikit-learn pipeline needs skops: "
+                          "pip install 'maaskit[pipelines]'.") from None
+    return sio
+
+
 def _full_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -134,8 +143,7 @@ def _paste(obj: Any, parts: list) -> Any:
 
 def get_state(obj: Any, class_key) -> tuple[dict, dict[str, np.ndarray]]:
     """Attrs and arrays of an allow-listed scikit-learn object (see the module docstring)."""
-    import skops.io as sio
-
+    sio = _skops()
     parts: list = []
     undo: list = []
     try:
@@ -192,8 +200,6 @@ def _types_in(blob: bytes, max_bytes: int | None = None, where: str = "load") ->
 
 def set_state(attrs: dict, arrays: dict[str, np.ndarray], max_bytes: int) -> Any:
     """Rebuild a scikit-learn object saved by :func:`get_state`, parts checked by their schema."""
-    import skops.io as sio
-
     from ._schema import check_state
     from .persistence import _resolve
 
@@ -223,6 +229,7 @@ def set_state(attrs: dict, arrays: dict[str, np.ndarray], max_bytes: int) -> Any
         est = cls(**params)
         est._set_state(spec["attrs"], p_arrays)
         parts.append(est)
+    sio = _skops()
     try:
         obj = sio.loads(blob, trusted=sorted(names))
     except Exception as exc:  # skops raises many kinds on corrupt input
