@@ -5,6 +5,11 @@ Same contract as ``maaskit._kernels.reference.als``. Rows are solved in parallel
 OpenMP (guided schedule: row lengths are skewed) and the GIL released. The small
 length-``k`` loops are plain C with ``omp simd`` reductions, so the compiler vectorises
 them without BLAS call overhead (implicit calls BLAS ``dot``/``axpy`` per item).
+
+Index safety: The interaction CSR's indices come from data and are not checked here. They are
+reachable only through validated state: the estimator builds the CSR from its id index (codes
+in ``[0, n_users)``/``[0, n_items)``), and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from cython cimport floating

@@ -4,6 +4,11 @@
 Same contract as ``maaskit._kernels.reference.bpr.bpr_epoch``. Chunk ``t`` of the samples
 runs on OpenMP thread ``t`` with the GIL released; factors are shared without locks
 (Hogwild). With ``n_threads=1`` the draws equal the reference's exactly.
+
+Index safety: User/item indices (the interaction CSR, and negatives drawn by the kernel's own
+RNG in ``[0, n_items)``) are not checked here. They are reachable only through validated state:
+the CSR is built from the id index, and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from cython cimport floating

@@ -11,6 +11,9 @@ run between OpenMP regions put two thread teams on the cores, each spinning whil
 worked: on 2 cores the conv layers ran 3-4x slower with 2 threads than torch (and slower
 than with 1). The blocks are fixed by the shapes, not the thread count, and the dW partial
 sums are added in block order, so results do not depend on the number of threads.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 import numpy as np

@@ -4,6 +4,9 @@
 Same contract as ``maaskit._kernels.reference.dense``. Everything runs without the GIL;
 element-wise passes use OpenMP above ``PAR_MIN`` elements only (small MLP batches are
 faster on one thread than with a parallel launch).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 import numpy as np

@@ -4,6 +4,12 @@
 Same contract as ``maaskit._kernels.reference.embedding``. Both loops release the GIL; the
 gather runs rows in parallel when it is large, the scatter-add is serial (repeated ids would
 race) and is one pass over ``dout``.
+
+Index safety: ``ids`` come from data and are not checked here. They are reachable only through
+validated input and state: token sequences are checked non-negative, ids past the vocabulary
+are mapped to the out-of-vocabulary row, padding never reaches the gather, and a loaded table
+is checked to have ``vocab_size_ + 1`` rows (``maaskit._schema.Net`` and the sequence-model
+rules).
 """
 
 from cython cimport floating

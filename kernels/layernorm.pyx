@@ -6,6 +6,9 @@ inputs run them under an OpenMP ``prange`` (GIL released); a Transformer mini-ba
 (~1e4 values) stays on one thread, where a parallel region would cost more than the work.
 The backward pass reduces the parameter gradients per row chunk into float64 partial sums,
 so threads never write the same memory.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from cython cimport floating

@@ -3,6 +3,9 @@
 
 Same contract and loss codes as ``maaskit._kernels.reference.linear.loss_grad``; the GIL is
 released for the loop. Arithmetic is in double, results are stored in the arrays' dtype.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from cython cimport floating

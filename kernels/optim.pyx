@@ -4,6 +4,9 @@
 Same contract as ``maaskit._kernels.reference.optim``. Buffers of at least ``PARALLEL_MIN``
 elements are split over OpenMP threads; smaller ones run serially (thread start-up would
 cost more than the memory-bound loop).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from cython cimport floating

@@ -2,6 +2,9 @@
 """Cython ``pool`` kernel: max and average pooling, OpenMP over (n, c) planes, GIL released.
 
 Same contract as ``maaskit._kernels.reference.pool``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from cython cimport floating

@@ -13,6 +13,10 @@ faster than ``T`` thin ones. The gate maths is written as one short loop per gat
 vectorises it; in float32 tanh (and the sigmoid built on it) is a clamped rational polynomial
 within a few ulp, in float64 it is libm's. The per-step GEMMs are small: OpenBLAS threading
 costs more than it gives there, so callers may want to hold BLAS to one thread around a fit.
+
+Index safety: Token ids (when the layer embeds tokens) are gathered through the ``embedding``
+kernel's contract: not checked here, reachable only through validated input and state (see that
+kernel).
 """
 
 from cython cimport floating

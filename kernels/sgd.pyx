@@ -2,6 +2,11 @@
 """Cython ``sgd`` kernel: one epoch of biased-MF SGD, Hogwild over rating chunks with OpenMP.
 
 Same contract as ``maaskit._kernels.reference.sgd.sgd_epoch``.
+
+Index safety: User/item index arrays come from data and are not checked here. They are
+reachable only through validated state: the estimator maps ids through its id index (unknown
+ids never reach the kernel), and loaded factor and bias arrays are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from cython cimport floating

@@ -2,6 +2,11 @@
 """Cython ``svdpp`` kernel: one SVD++ epoch user by user, Hogwild over user chunks with OpenMP.
 
 Same contract as ``maaskit._kernels.reference.svdpp.svdpp_epoch``.
+
+Index safety: User/item indices and the implicit-feedback CSR come from data and are not
+checked here. They are reachable only through validated state: ids go through the id index, and
+a loaded seen-items CSR is checked (``maaskit._schema.CSR``) with ``implicit_factors_`` having
+``n_items`` rows.
 """
 
 from cython cimport floating

@@ -4,6 +4,9 @@
 Same contract as ``maaskit._kernels.reference.svm_kernel``; a line-by-line twin of the
 Numba version (libsvm's ``Solver``). One-vs-rest problems are split over OpenMP threads;
 each thread keeps its own row cache across the problems it solves.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 import numpy as np

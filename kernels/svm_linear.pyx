@@ -3,6 +3,9 @@
 
 Same contract as ``maaskit._kernels.reference.svm_linear``; one-vs-rest problems run in
 parallel (OpenMP) over classes. Dense and CSR inputs share one solver body.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 import numpy as np

@@ -2,6 +2,12 @@
 """Cython ``topk`` kernel: per-row bounded heap, rows in parallel with OpenMP.
 
 Same contract as ``maaskit._kernels.reference.topk.topk_rows``.
+
+Index safety: ``seen_indptr``/``seen_indices`` come from data (the model's seen-items CSR) and
+are not checked here: an index past ``n_cols`` would write out of bounds. They are reachable
+only through validated state: ``fit``/``partial_fit`` build the CSR from the id index, and
+loading checks it (``maaskit._schema.CSR``: indptr from 0, non-decreasing, ending at nnz;
+indices in ``[0, n_items)``) before any call.
 """
 
 from cython cimport floating

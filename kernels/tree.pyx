@@ -4,6 +4,12 @@
 Same contract and bit-identical trees as ``maaskit._kernels.reference.tree`` (its module
 docstring describes the algorithm). Every function is serial and runs without the GIL, so
 the estimator grows trees and predicts row blocks from a thread pool.
+
+Index safety: Prediction follows ``feature``/``left``/``right`` arrays that come from data (a
+fitted or loaded forest) and are not checked here: a child out of range or a cycle would read
+out of bounds or loop forever. They are reachable only through validated state: growth writes
+them, and loading checks them (``maaskit._schema.Forest``: children after their parent inside
+the same tree, features in ``[0, n_features)``, leaves at -1) before any call.
 """
 
 from cython cimport floating

@@ -6,6 +6,11 @@ draws). As in gensim's ``word2vec_inner.pyx``, the length-``dim`` loops are BLAS
 calls (``sdot``/``saxpy``, or ``ddot``/``daxpy`` for float64) taken from
 ``scipy.linalg.cython_blas``, and the whole batch runs with the GIL released so that the
 estimator's worker threads train different sentence chunks at the same time (Hogwild).
+
+Index safety: Word indices come from data and are not checked here. They are reachable only
+through validated state: the estimator maps words through its vocabulary lookup (unknown words
+are dropped), negatives are drawn from its own table over ``[0, n_words)``, and loaded
+``vectors``/``syn1neg_`` are checked to have one row per vocabulary word (``maaskit._schema``).
 """
 
 from cython cimport floating

@@ -120,7 +120,7 @@ class Arr:
     def check_values(self, ctx: _Ctx, what: str, a: np.ndarray) -> None:
         if a.size == 0:
             return
-        if a.dtype.kind == "f" and self.finite and not np.isfinite(a).all():
+        if a.dtype.kind == "f" and self.finite and not _all_finite(a):
             ctx.fail(what, "values must be finite (no NaN or inf)")
         if self.index is not None:
             hi = ctx.dims.get(self.index)
@@ -135,6 +135,13 @@ class Arr:
             ctx.fail(what, f"values must be >= {self.min}; got {a.min()}")
         if self.unique and len(np.unique(a)) != a.size:
             ctx.fail(what, "values must be distinct")
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    # in blocks: a temporary the size of a multi-GB factor matrix is not needed
+    flat = a.reshape(-1)
+    step = 1 << 22
+    return all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step))
 
 
 def _fmt_shape(s: tuple) -> str:
@@ -488,6 +495,8 @@ def _check_params(cls: type, params: dict, ctx: _Ctx) -> dict:
         if not (v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))):
             ctx.fail(f"header param {k!r}", f"must be a JSON value; got {type(v).__name__}")
         out[k] = v
+    # a parameter the file leaves out takes its default, and is checked like the others
+    out = {**{k: v for k, v in defaults.items() if k not in out}, **out}
     try:
         validate_parameters(cls(**out))
     except (ValueError, TypeError) as exc:

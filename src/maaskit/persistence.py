@@ -19,6 +19,14 @@ input, in this order:
 
 Any failure is an :class:`~maaskit.exceptions.ArtifactError` that says what is wrong.
 
+scikit-learn objects
+--------------------
+A ``Pipeline``, ``ColumnTransformer`` or common scikit-learn transformer (scalers, encoders,
+imputers, TF-IDF ...) holding maaskit estimators saves and loads too: the scikit-learn parts
+go through `skops <https://skops.readthedocs.io>`_ behind maaskit's own allow-list, the
+maaskit parts keep this format and its schema checks (see :mod:`maaskit._sklearn_io` for why
+skops and how it is fenced in). :func:`registered_classes` lists every class allowed.
+
 Checksum versus signature
 -------------------------
 The **checksum** protects against *accidents*: a truncated download, a flipped bit, a file
@@ -136,14 +144,21 @@ def registered_classes() -> list[str]:
     -------
     names : list of str
     """
-    return sorted(set(_ALLOW_LIST) | set(_REGISTRY))
+    from ._sklearn_io import SKLEARN_TYPES
+
+    return sorted(set(_ALLOW_LIST) | set(_REGISTRY) | SKLEARN_TYPES)
 
 
 def _class_key(obj: Any) -> str:
+    from ._sklearn_io import sklearn_key
+
     cls = type(obj)
     for key, registered in _REGISTRY.items():
         if registered is cls:
             return key
+    key = sklearn_key(obj)
+    if key is not None:
+        return key
     raise ArtifactError(
         f"save: {cls.__name__} is not a maaskit estimator that can be saved; "
         f"registered classes are {registered_classes()}."
@@ -175,14 +190,20 @@ def dumps(estimator: Any, *, signing_key: str | bytes | None = None) -> bytes:
     """
     from . import __version__
 
+    from ._sklearn_io import SKLEARN_TYPES, get_state
+
     key = resolve_key(signing_key)
     cls_key = _class_key(estimator)
-    attrs, arrays = estimator._get_state()
+    if cls_key in SKLEARN_TYPES:
+        attrs, arrays = get_state(estimator, _class_key)  # skops blob + maaskit parts
+    else:
+        attrs, arrays = estimator._get_state()
     for name, a in arrays.items():
         if not isinstance(a, np.ndarray) or a.dtype.hasobject:
             raise ArtifactError(f"save: array {name!r} must be a plain numeric/str ndarray.")
     try:
-        params = json.loads(json.dumps(estimator.get_params(deep=False), default=_json_default))
+        params = {} if cls_key in SKLEARN_TYPES else json.loads(
+            json.dumps(estimator.get_params(deep=False), default=_json_default))
     except TypeError as exc:
         raise ArtifactError(f"save: hyper-parameters of {type(estimator).__name__} must be JSON-able ({exc}).") from None
     try:
@@ -275,6 +296,15 @@ def loads(data: bytes, *, expected_class: type | None = None, signing_key: str |
     if header.get("format") != "maaskit":
         raise ArtifactError("load: not a maaskit artifact: the header does not say format 'maaskit'.")
     _verify(header, arrays, key, require)
+    from ._sklearn_io import SKLEARN_TYPES, set_state
+
+    if header.get("class") in SKLEARN_TYPES:
+        if header.get("params") != {} or not isinstance(header.get("attrs"), dict):
+            raise ArtifactError("load: a scikit-learn artifact has empty params and a JSON attrs object.")
+        est = set_state(header["attrs"], arrays, limits.max_total_bytes if limits else ReadLimits().max_total_bytes)
+        if expected_class is not None and not isinstance(est, expected_class):
+            raise ArtifactError(f"load: the artifact holds a {type(est).__name__}, not a {expected_class.__name__}.")
+        return est
     cls = _resolve(header.get("class"))
     if cls is None:
         raise ArtifactError(f"load: class {header.get('class')!r} is not a loadable maaskit estimator.")

@@ -9,11 +9,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._backend import resolve_backend
 from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..utils._param_validation import Interval, Options
+from ..utils.validation import check_is_fitted
 
 # Curvature bound of each loss (sup of its second derivative), used for the step size 1/L.
 # Non-smooth losses get 1: their step is a sensible scale, not a guarantee.

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted
+from ..utils.validation import check_is_fitted
 
 from .._kernels.reference.linear import LOSSES
 from ..persistence import PersistableMixin, register

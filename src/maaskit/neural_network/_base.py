@@ -146,6 +146,11 @@ NEURAL_SCHEMA = StateSchema(
                  v.dtype == arr["params_"].dtype for k, v in arr.items() if k.startswith("_opt_"))),
         Rule("attribute 'vocab_size_'", "token models need an embedding of vocab_size_ + 1 rows "
              "and inputs of max_len_ tokens", _tokens_consistent),
+        Rule("attribute 'n_features_in_'", "must match input_shape_ (its first entry for "
+             "(n_steps, n_features) sequences, else the product)",
+             lambda d, a, arr, p: a["n_features_in_"] == (
+                 a["input_shape_"][0] if len(a["input_shape_"]) == 2 and a.get("max_len_") is None
+                 else math.prod(a["input_shape_"]))),
     ),
 )
 

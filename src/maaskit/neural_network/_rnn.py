@@ -20,7 +20,8 @@ from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.validation import validate_data
 
-from ._base import NEURAL_CLASSIFIER_SCHEMA
+from .._schema import Rule
+from ._base import NEURAL_CLASSIFIER_SCHEMA, NEURAL_REGRESSOR_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
@@ -470,8 +471,16 @@ class SequenceInputMixin:
         return super()._to_network_input(X)
 
 
+
+# token input is a hyper-parameter (vocab_size); the saved state must agree with it
+_TOKEN_RULE = Rule("header param 'vocab_size'", "must be set exactly when the state is a token model",
+                   lambda d, a, arr, p: (p["vocab_size"] is None) == (a.get("vocab_size_") is None))
+_RNN_CLASSIFIER_SCHEMA = NEURAL_CLASSIFIER_SCHEMA.extend(rules=(_TOKEN_RULE,))
+_RNN_REGRESSOR_SCHEMA = NEURAL_REGRESSOR_SCHEMA.extend(rules=(_TOKEN_RULE,))
+
 class _RNNBase(SequenceInputMixin, NeuralEstimatorBase):
     _parameter_constraints = _RNN_CONSTRAINTS
+    _state_schema = _RNN_REGRESSOR_SCHEMA
 
     def __init__(self, cell: str = "gru", hidden_size: int = 64, *, vocab_size=None,
                  embedding_dim: int = 32, max_len=None, solver: str = "adam", alpha: float = 0.0001,
@@ -551,7 +560,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
     True
     """
 
-    _state_schema = NEURAL_CLASSIFIER_SCHEMA
+    _state_schema = _RNN_CLASSIFIER_SCHEMA
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, initialising the model on the first call.

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from .._backend import get_kernel
 from .._config import effective_n_threads
 from ..exceptions import ModelFitError
-from .._schema import Arr, Attr
+from .._schema import Arr, Attr, Rule
 from ..persistence import register
 from ..utils._param_validation import Interval
 from ._base import COMMON_CONSTRAINTS, BaseRecommender
@@ -182,7 +182,10 @@ class MatrixFactorization(_RatingFactorModel):
                 "item_factors_": Arr("f4", ("n_items", "n_factors")),
                 "user_bias_": Arr("f4", ("n_users",)),
                 "item_bias_": Arr("f4", ("n_items",))},
-        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True)},
+        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True),
+               "rating_range_": Attr(list, length=2, items=Attr(float))},
+        rules=(Rule("attribute 'rating_range_'", "must be [low, high] with low <= high",
+                    lambda d, a, arr, p: a["rating_range_"][0] <= a["rating_range_"][1]),),
         param_dims={"n_factors": "n_factors"})
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],

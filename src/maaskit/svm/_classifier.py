@@ -26,7 +26,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .._backend import get_kernel, resolve_backend
 from .._config import effective_n_threads, one_blas_thread
@@ -36,6 +36,7 @@ from ..linear_model._base import (SparseInputMixin, encode_targets, labels_from_
 from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils.validation import check_is_fitted
 from ._newton import newton_l2svm
 from ._platt import sigmoid_fit, sigmoid_predict
 

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from ..utils.validation import check_is_fitted
 
 from .._backend import get_kernel, resolve_backend
 from ..exceptions import ModelFitError
-from .._schema import BACKENDS, Arr, Attr, StateSchema
+from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._tokenizer import Tokenizer
@@ -134,6 +134,12 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
                 "coef_": Arr("f4", ("n_classes", "dim")),
                 "intercept_": Arr("f4", ("n_classes",))},
         param_dims={"dim": "dim"},
+        # n-grams longer than any plausible word only cost time (one loop per length)
+        rules=(Rule("header param 'char_ngrams'", "must be None or a pair (min_n, max_n) with "
+                    "1 <= min_n <= max_n <= 64", lambda d, a, arr, p: p["char_ngrams"] is None or (
+                        SentimentClassifier(char_ngrams=p["char_ngrams"])._char_range("load")[1] <= 64)),
+               Rule("header param 'word_ngrams'", "must be at most 16",
+                    lambda d, a, arr, p: p["word_ngrams"] <= 16)),
     )
     _parameter_constraints: dict[str, list[Any]] = {
         "dim": [Interval(numbers.Integral, 1, None, closed="left")],

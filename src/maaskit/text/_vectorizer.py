@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from ..utils.validation import check_is_fitted
 
 from ..exceptions import NotFittedError
 from .._schema import Arr, Attr, StateSchema

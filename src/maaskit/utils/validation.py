@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Interactions", "check_interactions", "USER_COLUMNS", "ITEM_COLUMNS", "RATING_COLUMNS"]
+__all__ = ["Interactions", "check_interactions", "check_is_fitted", "USER_COLUMNS", "ITEM_COLUMNS", "RATING_COLUMNS"]
 
 # Accepted column names, first one canonical. Anything else in a frame is an error so that a
 # typo ("ratings") never silently turns explicit data into implicit data.
@@ -226,3 +226,35 @@ def check_pairs(X: Any, where: str) -> tuple[np.ndarray, np.ndarray, bool]:
     if arr.dtype.kind == "f":
         users, items = users.astype(np.int64), items.astype(np.int64)
     return users, items, False
+
+
+def check_is_fitted(estimator: Any, attributes: Any = None, *, where: str | None = None) -> None:
+    """scikit-learn's ``check_is_fitted``, raising maaskit's :class:`~maaskit.exceptions.NotFittedError`.
+
+    maaskit's error is a subclass of scikit-learn's, so code catching either keeps working,
+    and every maaskit estimator raises the same class before ``fit``.
+
+    Parameters
+    ----------
+    estimator : estimator
+    attributes : str or list of str, default=None
+        Fitted attributes to look for; ``None`` looks for any attribute ending in ``_``.
+    where : str, default=None
+        ``"<Estimator>.<method>"`` for the message.
+
+    Raises
+    ------
+    NotFittedError
+    """
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+    from sklearn.utils.validation import check_is_fitted as sk_check_is_fitted
+
+    from ..exceptions import NotFittedError
+
+    try:
+        sk_check_is_fitted(estimator, attributes)
+    except SkNotFittedError:
+        name = type(estimator).__name__
+        prefix = f"{where}: " if where else ""
+        raise NotFittedError(f"{prefix}this {name} instance is not fitted yet. Call 'fit' with "
+                             "appropriate arguments before using this estimator.") from None

@@ -1,4 +1,10 @@
-"""Numba ``als`` kernel: per-row conjugate gradient / Cholesky, rows in parallel (see the reference)."""
+"""Numba ``als`` kernel: per-row conjugate gradient / Cholesky, rows in parallel (see the reference).
+
+Index safety: The interaction CSR's indices come from data and are not checked here. They are
+reachable only through validated state: the estimator builds the CSR from its id index (codes
+in ``[0, n_users)``/``[0, n_items)``), and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
+"""
 
 from __future__ import annotations
 

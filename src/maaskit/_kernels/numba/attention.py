@@ -11,6 +11,9 @@ head. Two per-head code paths, picked per call by :data:`GEMM_MIN_LENGTH`:
   the masked softmax is a vectorised sweep per row, with a polynomial ``exp`` for float32
   (``np.exp`` stays a scalar libm call, ~8 ns per weight: as costly as the GEMMs at T=128).
   While the threaded version runs, BLAS is held to one thread (see ``_one_blas_thread``).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

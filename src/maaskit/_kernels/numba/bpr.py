@@ -1,4 +1,10 @@
-"""Numba ``bpr`` kernel: Hogwild SGD over sample chunks, xorshift64* per chunk (see the reference)."""
+"""Numba ``bpr`` kernel: Hogwild SGD over sample chunks, xorshift64* per chunk (see the reference).
+
+Index safety: User/item indices (the interaction CSR, and negatives drawn by the kernel's own
+RNG in ``[0, n_items)``) are not checked here. They are reachable only through validated state:
+the CSR is built from the id index, and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
+"""
 
 from __future__ import annotations
 

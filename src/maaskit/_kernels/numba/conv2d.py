@@ -3,6 +3,9 @@
 Same contract as :mod:`maaskit._kernels.reference.conv2d`. im2col is parallel over the
 rows of ``cols`` (one (c, i, j) tap each); col2im over input channels, so that each thread
 owns its slice of ``dx`` and no atomics are needed.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

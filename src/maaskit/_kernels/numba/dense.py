@@ -3,6 +3,9 @@
 Same contract as :mod:`maaskit._kernels.reference.dense`. GEMMs go to BLAS through
 ``np.dot``; the element-wise passes are compiled loops, parallel only above ``_PAR_MIN``
 elements, since a parallel launch costs more than the work on small MLP batches.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

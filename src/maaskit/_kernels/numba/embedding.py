@@ -3,6 +3,12 @@
 Same contract as :mod:`maaskit._kernels.reference.embedding`. The gather runs in parallel
 over rows when it is large; the scatter-add is serial, because repeated ids would race, and it is a single
 pass over ``dout`` (``np.add.at`` is several times slower).
+
+Index safety: ``ids`` come from data and are not checked here. They are reachable only through
+validated input and state: token sequences are checked non-negative, ids past the vocabulary
+are mapped to the out-of-vocabulary row, padding never reaches the gather, and a loaded table
+is checked to have ``vocab_size_ + 1`` rows (``maaskit._schema.Net`` and the sequence-model
+rules).
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 SGD is sequential (one document after another, as fastText with one thread); prediction
 runs documents in parallel.
+
+Index safety: Feature indices (the documents' CSR) come from data and are not checked here.
+They are reachable only through validated state: features are looked up in ``vocabulary_``
+(unknown ones dropped), and a loaded ``embeddings_`` is checked to have one row per vocabulary
+entry and ``coef_`` one row per class (``maaskit._schema``).
 """
 
 from __future__ import annotations

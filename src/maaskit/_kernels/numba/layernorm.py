@@ -5,6 +5,9 @@ Same contract as :mod:`maaskit._kernels.reference.layernorm`. Each row is two pa
 the parameter gradients are then reduced per thread chunk and summed at the end, so there is
 no write race. Small inputs (a Transformer mini-batch is ~1e4 values) stay on one thread:
 opening a parallel region would cost more than the work.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Numba ``linear`` kernel: fused per-sample loss and derivative of raw scores (see the reference)."""
+"""Numba ``linear`` kernel: fused per-sample loss and derivative of raw scores (see the reference).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
+"""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ the rounding of the gradient sum.
 
 Same contract as :mod:`maaskit._kernels.reference.mlp` (the oracle composed of the
 reference ``dense`` and ``optim`` kernels).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

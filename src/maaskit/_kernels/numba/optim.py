@@ -3,6 +3,9 @@
 One pass over memory per step: a model keeps all its parameters in one flat buffer and calls
 one update per step. Buffers of at least ``PARALLEL_MIN`` elements are split over threads;
 below that the thread start-up costs more than the (memory-bound) loop.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Numba ``pool`` kernel: max and average pooling, parallel over (n, c) planes.
 
 Same contract as :mod:`maaskit._kernels.reference.pool`.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

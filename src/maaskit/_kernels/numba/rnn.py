@@ -4,6 +4,10 @@ Same contract as :mod:`maaskit._kernels.reference.rnn` (time-major, input projec
 the caller). The whole time loop is one compiled call: the per-step ``(B, H) x (H, G)``
 products go to BLAS through ``np.dot`` and the gate maths is fused into plain loops, so no
 temporaries are allocated per step and there is no Python cost per step.
+
+Index safety: Token ids (when the layer embeds tokens) are gathered through the ``embedding``
+kernel's contract: not checked here, reachable only through validated input and state (see that
+kernel).
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Numba ``sgd`` kernel: one epoch of biased-MF SGD, Hogwild over rating chunks (see the reference)."""
+"""Numba ``sgd`` kernel: one epoch of biased-MF SGD, Hogwild over rating chunks (see the reference).
+
+Index safety: User/item index arrays come from data and are not checked here. They are
+reachable only through validated state: the estimator maps ids through its id index (unknown
+ids never reach the kernel), and loaded factor and bias arrays are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
+"""
 
 from __future__ import annotations
 

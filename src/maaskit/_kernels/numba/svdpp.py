@@ -1,4 +1,10 @@
-"""Numba ``svdpp`` kernel: one SVD++ epoch, user by user, Hogwild over user chunks (see the reference)."""
+"""Numba ``svdpp`` kernel: one SVD++ epoch, user by user, Hogwild over user chunks (see the reference).
+
+Index safety: User/item indices and the implicit-feedback CSR come from data and are not
+checked here. They are reachable only through validated state: ids go through the id index, and
+a loaded seen-items CSR is checked (``maaskit._schema.CSR``) with ``implicit_factors_`` having
+``n_items`` rows.
+"""
 
 from __future__ import annotations
 

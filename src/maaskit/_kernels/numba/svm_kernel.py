@@ -4,6 +4,9 @@ Same contract as :mod:`maaskit._kernels.reference.svm_kernel`. This twin follows
 ``Solver`` (Fan, Chen & Lin 2005): second-order working-set selection, shrinking with
 gradient reconstruction from ``G_bar``, and an LRU cache of kernel rows that persists
 across the one-vs-rest problems a thread solves (rows of ``K`` do not depend on labels).
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

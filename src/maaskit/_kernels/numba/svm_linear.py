@@ -2,6 +2,9 @@
 
 Same contract as :mod:`maaskit._kernels.reference.svm_linear`; this twin adds liblinear's
 shrinking and solves the one-vs-rest problems of a multi-class fit in parallel.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

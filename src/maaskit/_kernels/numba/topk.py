@@ -1,4 +1,11 @@
-"""Numba ``topk`` kernel: per-row bounded heap, rows in parallel (see the reference)."""
+"""Numba ``topk`` kernel: per-row bounded heap, rows in parallel (see the reference).
+
+Index safety: ``seen_indptr``/``seen_indices`` come from data (the model's seen-items CSR) and
+are not checked here: an index past ``n_cols`` would write out of bounds. They are reachable
+only through validated state: ``fit``/``partial_fit`` build the CSR from the id index, and
+loading checks it (``maaskit._schema.CSR``: indptr from 0, non-decreasing, ending at nnz;
+indices in ``[0, n_items)``) before any call.
+"""
 
 from __future__ import annotations
 

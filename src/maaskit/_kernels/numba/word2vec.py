@@ -3,6 +3,11 @@
 Compiled with ``nogil=True`` so that the estimator's worker threads train on different
 sentence chunks at the same time, sharing ``syn0``/``syn1neg`` without locks (Hogwild, as
 gensim). The length-``dim`` loops are plain loops that LLVM vectorises under ``fastmath``.
+
+Index safety: Word indices come from data and are not checked here. They are reachable only
+through validated state: the estimator maps words through its vocabulary lookup (unknown words
+are dropped), negatives are drawn from its own table over ``[0, n_words)``, and loaded
+``vectors``/``syn1neg_`` are checked to have one row per vocabulary word (``maaskit._schema``).
 """
 
 from __future__ import annotations

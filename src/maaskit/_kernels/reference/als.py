@@ -15,6 +15,11 @@ where ``YtY = Y^T Y + regularization * I`` is precomputed once per half-iteratio
 passed in. ``least_squares_cg`` runs ``cg_steps`` conjugate-gradient steps per row,
 warm-started from the current ``X[u]`` (as implicit's ``_solve_cg``); ``least_squares``
 solves exactly (Cholesky). Rows without entries get ``x = 0``. Both write ``X`` in place.
+
+Index safety: The interaction CSR's indices come from data and are not checked here. They are
+reachable only through validated state: the estimator builds the CSR from its id index (codes
+in ``[0, n_users)``/``[0, n_items)``), and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from __future__ import annotations

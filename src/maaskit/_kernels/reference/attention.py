@@ -19,6 +19,9 @@ Gradients, with ``S = scale * Q K^T`` and ``O = P V``::
     dS = P * (dP - rowsum(dO * O))        (softmax backward; rowsum(dP * P) == rowsum(dO * O))
     dQ = scale * dS K
     dK = scale * dS^T Q
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

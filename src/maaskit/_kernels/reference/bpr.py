@@ -12,6 +12,11 @@ coordinate of ``y`` the item bias. The samples are cut into ``n_threads`` contig
 chunks; chunk ``t`` uses its own xorshift64* stream seeded by splitmix64 from ``seed`` and
 ``t``. The compiled kernels run the chunks in parallel (Hogwild); with ``n_threads=1`` all
 backends draw the same triples in the same order.
+
+Index safety: User/item indices (the interaction CSR, and negatives drawn by the kernel's own
+RNG in ``[0, n_items)``) are not checked here. They are reachable only through validated state:
+the CSR is built from the id index, and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from __future__ import annotations

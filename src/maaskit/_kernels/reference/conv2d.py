@@ -6,6 +6,9 @@ padding. The caller preallocates the column workspace ``cols`` of shape
 (C*KH*KW, N*OH*OW): row ``(c, i, j)``, column ``(n, oh, ow)`` holds
 ``x_padded[n, c, oh*stride + i, ow*stride + j]``. The forward pass fills it and the
 backward pass reuses it, so it must not change in between.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

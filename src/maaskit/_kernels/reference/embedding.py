@@ -3,6 +3,12 @@
 ``out[n] = weight[ids[n]]``; the gradient adds ``dout[n]`` into row ``ids[n]`` of
 ``dweight`` (repeated ids accumulate). ``ids`` is flat ``(N,)`` int64 and already checked to
 lie in ``[0, V)`` by the estimator.
+
+Index safety: ``ids`` come from data and are not checked here. They are reachable only through
+validated input and state: token sequences are checked non-negative, ids past the vocabulary
+are mapped to the out-of-vocabulary row, padding never reaches the gather, and a loaded table
+is checked to have ``vocab_size_ + 1`` rows (``maaskit._schema.Net`` and the sequence-model
+rules).
 """
 
 from __future__ import annotations

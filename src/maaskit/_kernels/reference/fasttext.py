@@ -9,6 +9,11 @@ updating ``E``, ``W`` and ``b`` in place with exact gradients: the input gradien
 features (a feature occurring twice gets it twice). A document with no features has
 ``h = 0`` and trains only the bias. With zero learning rates the call is a pure loss
 evaluation, which the tests use for finite differences.
+
+Index safety: Feature indices (the documents' CSR) come from data and are not checked here.
+They are reachable only through validated state: features are looked up in ``vocabulary_``
+(unknown ones dropped), and a loaded ``embeddings_`` is checked to have one row per vocabulary
+entry and ``coef_`` one row per class (``maaskit._schema``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ the leading axes. The forward pass stores ``mean`` and ``rstd`` for the backward
     xhat = (x - mean) * rstd,   g = dout * gamma
     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
     dgamma = sum_rows(dout * xhat),   dbeta = sum_rows(dout)
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

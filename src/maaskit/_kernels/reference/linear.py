@@ -25,6 +25,9 @@ code / name           loss l                                 derivative dl/dz
 Codes 0-6 act elementwise on every column of ``Z`` (several outputs, or one-vs-rest
 classes trained together); code 7 acts on whole rows. Each row ``i`` is weighted by
 ``sample_weight[i]``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

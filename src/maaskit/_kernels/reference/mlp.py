@@ -7,6 +7,9 @@ widths[l + 1]``) then ``b``. Batches are ``order[s:s + bs]`` (rows of ``X``); ea
 forward, the fused loss (softmax cross-entropy on ``y_idx`` when ``classify``, else half-MSE
 on ``Y``), backward and one optimizer update (``solver`` 0 sgd, 1 adam, 2 adamw, with the
 ``optim`` kernel's semantics) in place. Returns ``(mean loss over the epoch, new step)``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

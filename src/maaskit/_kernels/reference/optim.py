@@ -10,6 +10,9 @@ Conventions that differ from torch in form but not in value:
   initialises ``velocity`` to zeros, and ``momentum * 0 + g == g`` gives the same first step.
 * Adam: ``step`` is the 1-based count of updates *including* this one (torch increments its
   ``state["step"]`` before using it), so the first call passes ``step=1``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

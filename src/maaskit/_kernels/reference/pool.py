@@ -4,6 +4,9 @@ Windows of ``size`` x ``size`` move by ``stride``; the output has
 ``OH = (H - size) // stride + 1`` rows (floor mode, like torch). Max pooling records, per
 output cell, the flat index ``h * W + w`` of the winner inside its (n, c) plane (the first
 maximum on ties, as torch does); the backward pass scatters the gradient there.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Variable-length batches: ``lengths[b]`` is the number of real steps of row ``b``
 ``t >= lengths[b]`` the state is carried unchanged, so ``hs[T - 1]`` holds every row's last
 real hidden state and padded steps receive no gradient. Backward accumulates nothing: every
 gradient output is overwritten.
+
+Index safety: Token ids (when the layer embeds tokens) are gathered through the ``embedding``
+kernel's contract: not checked here, reachable only through validated input and state (see that
+kernel).
 """
 
 from __future__ import annotations

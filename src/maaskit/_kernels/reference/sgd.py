@@ -12,6 +12,11 @@ rating, in the order given, with ``e = r - r_hat``::
 freeze old items. With ``n_threads > 1`` the compiled twins split the ratings into
 ``n_threads`` contiguous chunks processed concurrently without locks (Hogwild); with one
 thread all three backends do the same arithmetic in the same order.
+
+Index safety: User/item index arrays come from data and are not checked here. They are
+reachable only through validated state: the estimator maps ids through its id index (unknown
+ids never reach the kernel), and loaded factor and bias arrays are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ so an epoch costs O(nnz * k) instead of O(nnz * |N(u)| * k). ``user_scale``/``it
 (1 = learn, 0 = frozen) let ``partial_fit`` freeze old items (``q`` and ``y``). With
 ``n_threads > 1`` the compiled twins split ``user_order`` into contiguous chunks processed
 concurrently without locks (Hogwild); with one thread all backends agree.
+
+Index safety: User/item indices and the implicit-feedback CSR come from data and are not
+checked here. They are reachable only through validated state: ids go through the id index, and
+a loaded seen-items CSR is checked (``maaskit._schema.CSR``) with ``implicit_factors_`` having
+``n_items`` rows.
 """
 
 from __future__ import annotations

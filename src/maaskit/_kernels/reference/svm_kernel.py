@@ -23,6 +23,9 @@ float64; ``alpha`` (n_classes, n_samples) float64 warm start, overwritten with t
 the int64 number of SMO steps per class. Compiled twins add shrinking and the row cache;
 this reference always builds the full kernel matrix and ignores ``shrinking``,
 ``cache_rows`` and ``n_threads``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ solution; ``W`` (n_classes, n_features + 1) float64 receives ``w`` with ``w_b`` 
 column. ``seed`` drives the per-pass coordinate permutation. The return value is an int64
 array of passes per class. Compiled twins also implement shrinking and thread over classes;
 this reference ignores ``shrinking`` and ``n_threads``.
+
+Index safety: every index here comes from loop counters over shapes the caller allocated; none
+is read from data.
 """
 
 from __future__ import annotations

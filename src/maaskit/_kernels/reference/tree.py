@@ -31,6 +31,12 @@ Algorithm (every backend builds bit-identical trees from the same inputs):
 Outputs are flat arrays: ``feature`` (-1 at leaves), ``threshold_bin``, ``left``/``right``
 (-1 at leaves), ``value`` (class probabilities or mean), ``impurity``, weighted and raw
 sample counts.
+
+Index safety: Prediction follows ``feature``/``left``/``right`` arrays that come from data (a
+fitted or loaded forest) and are not checked here: a child out of range or a cycle would read
+out of bounds or loop forever. They are reachable only through validated state: growth writes
+them, and loading checks them (``maaskit._schema.Forest``: children after their parent inside
+the same tree, features in ``[0, n_features)``, leaves at -1) before any call.
 """
 
 from __future__ import annotations

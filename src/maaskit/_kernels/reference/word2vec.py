@@ -17,6 +17,11 @@ Functions return ``(loss, n_examples)``: the negative-sampling loss summed over 
 computed with the parameters before each update (when ``compute_loss``), and the number
 of (centre, context) pairs (skip-gram) or centre words (CBOW) trained. With ``alpha = 0``
 nothing changes and the loss is that of the current parameters, which the tests use for finite differences.
+
+Index safety: Word indices come from data and are not checked here. They are reachable only
+through validated state: the estimator maps words through its vocabulary lookup (unknown words
+are dropped), negatives are drawn from its own table over ``[0, n_words)``, and loaded
+``vectors``/``syn1neg_`` are checked to have one row per vocabulary word (``maaskit._schema``).
 """
 
 from __future__ import annotations

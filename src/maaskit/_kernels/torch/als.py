@@ -7,6 +7,11 @@ conjugate-gradient scalars become vectors. That is what keeps a GPU busy: a half
 a handful of large kernels instead of one tiny solve per user. All arguments are tensors on
 one device; ``indptr`` and ``indices`` are int64, ``X``/``Y``/``YtY`` share a float dtype.
 This module is imported only when torch is (``import maaskit`` never imports torch).
+
+Index safety: The interaction CSR's indices come from data and are not checked here. They are
+reachable only through validated state: the estimator builds the CSR from its id index (codes
+in ``[0, n_users)``/``[0, n_items)``), and loaded factor matrices are checked to have
+``n_users``/``n_items`` rows (``maaskit._schema``).
 """
 
 from __future__ import annotations
