@@ -89,10 +89,10 @@ _SHARED_DOC = """
         Width of each hidden layer.
     activation : {"identity", "relu", "tanh", "logistic", "gelu"}, default="relu"
         Activation of the hidden layers.
-    dropout : float, default=0.0
+""" + _TRAINING_DOC + """    dropout : float, default=0.0
         Inverted-dropout rate after every hidden layer, active only in training (masks drawn
         from ``random_state``). ``0.0`` adds no layer and keeps the fused training kernel.
-""" + _TRAINING_DOC
+"""
 
 _SHARED_ATTRS = """
     n_features_in_ : int
@@ -123,14 +123,14 @@ def _hidden(sizes) -> tuple[int, ...]:
 class _MLPBase(NeuralEstimatorBase):
     _parameter_constraints = _MLP_CONSTRAINTS
 
-    def __init__(self, hidden_layer_sizes=(100,), activation: str = "relu", *, dropout: float = 0.0,
-                 solver: str = "adam", alpha: float = 0.0001, batch_size="auto", learning_rate: str = "constant",
+    def __init__(self, hidden_layer_sizes=(100,), activation: str = "relu", *, solver: str = "adam",
+                 alpha: float = 0.0001, batch_size="auto", learning_rate: str = "constant",
                  learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
                  shuffle: bool = True, random_state=None, tol: float = 1e-4, verbose=False,
                  warm_start: bool = False, momentum: float = 0.9, nesterovs_momentum: bool = True,
                  early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
-                 device: str = "auto", backend: str = "auto") -> None:
+                 device: str = "auto", backend: str = "auto", dropout: float = 0.0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout

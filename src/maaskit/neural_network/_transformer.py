@@ -522,8 +522,9 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
 
     def __init__(self, d_model: int = 64, n_heads: int = 4, *, n_layers: int = 2,
                  dim_feedforward: int = 128, positional: str = "sinusoidal", causal: bool = False,
-                 dropout: float = 0.0, vocab_size=None, max_len: int = 256, solver: str = "adam", alpha: float = 0.0001,
-                 batch_size=32, learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 dropout: float = 0.0, vocab_size=None, max_len: int = 256, solver: str = "adam",
+                 alpha: float = 0.0001, batch_size=32, learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001,
                  power_t: float = 0.5, max_iter: int = 50, shuffle: bool = True, random_state=None,
                  tol: float = 1e-4, verbose=False, warm_start: bool = False, momentum: float = 0.9,
                  nesterovs_momentum: bool = True, early_stopping: bool = False,
