@@ -10,11 +10,9 @@ from cython cimport floating
 cdef void _apply(const floating[::1] x, const unsigned char[::1] mask, double scale,
                  floating[::1] out) noexcept nogil:
     cdef Py_ssize_t i
+    # branch-free (a random mask mispredicts a branch about a third of the time)
     for i in range(x.shape[0]):
-        if mask[i]:
-            out[i] = <floating>(x[i] * scale)
-        else:
-            out[i] = 0
+        out[i] = <floating>(x[i] * (mask[i] * scale))
 
 
 def dropout_forward(const floating[::1] x, const unsigned char[::1] mask, double scale,
