@@ -25,6 +25,11 @@ _AUTO_ORDER: dict[str, tuple[str, ...]] = {
     "optim": ("numba", "cython", "numpy"),
     "linear": ("numba", "cython", "numpy"),
     "word2vec": ("numba", "cython", "numpy"),
+    # measured on the 2-core machine (float32): dropout of 200x128 values 9 us numba, 13 us
+    # cython; batch norm fwd+bwd of 64x8x28x28 5.6 ms numba (fastmath vectorises the
+    # per-channel sums), 19 ms cython, 68 ms numpy
+    "dropout": ("numba", "cython", "numpy"),
+    "batchnorm": ("numba", "cython", "numpy"),
 }
 _DEFAULT_ORDER = ("cython", "numba", "numpy")
 

@@ -253,24 +253,7 @@ def test_clear_errors():
 
 
 # ---------------------------------------------------------------------------- sklearn checks
-_FLOAT_X = ("sklearn's check feeds random float features; TransformerClassifier takes integer "
-            "token ids (the same property is tested on token data in this file)")
-_XFAIL = dict.fromkeys([
-    "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
-    "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
-    "check_estimators_empty_data_messages", "check_pipeline_consistency", "check_estimators_nan_inf",
-    "check_estimators_pickle", "check_f_contiguous_array_estimator", "check_classifiers_one_label",
-    "check_classifiers_classes", "check_estimators_partial_fit_n_features", "check_classifiers_train",
-    "check_classifiers_regression_target", "check_supervised_y_2d", "check_non_transformer_estimators_n_iter",
-    "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1sample",
-    "check_fit2d_1feature", "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d",
-], _FLOAT_X)
-
-
-@parametrize_with_checks([TransformerClassifier(**dict(SMALL, max_iter=5))],
-                         expected_failed_checks=lambda est: _XFAIL)
+@parametrize_with_checks([TransformerClassifier(**dict(SMALL, max_iter=5, learning_rate_init=0.01))])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -283,3 +266,60 @@ def test_every_fitted_attribute_is_documented():
     documented = {a.name for a in ClassDoc(TransformerClassifier)["Attributes"]}
     fitted = {k for k in vars(est) if k.endswith("_") and not k.startswith("_")}
     assert fitted <= documented, fitted - documented
+
+
+# ---------------------------------------------------------------------------- continuous input
+def _series_task(n=160, T=6, d=3, seed=0):
+    """Label: is the first feature's second half larger than its first half?  Needs positions."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, T, d)
+    y = (X[:, T // 2:, 0].sum(axis=1) > X[:, :T // 2, 0].sum(axis=1)).astype(int)
+    return X, y
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_continuous_encoder_matches_torch_autograd(causal, assert_matches_torch_autograd):
+    layer = TransformerEncoder(n_tokens=None, max_len=5, d_model=8, n_heads=2, n_layers=2,
+                               dim_feedforward=12, positional="learned", causal=causal)
+    net = Network([layer], (5, 3), np.float64)
+    rng = np.random.RandomState(0)
+    net.init_params(rng)
+    net.params[...] += 0.05 * rng.randn(net.n_params)
+    net.bind({"attention": "numba", "layernorm": "numba", "embedding": "numba"})
+    x = rng.randn(4, 5, 3)
+    assert_matches_torch_autograd(net, layer, x, rng, out_tol=(1e-9, 1e-11), grad_tol=(1e-7, 1e-10))
+
+
+def test_continuous_sequences_learn_and_round_trip(tmp_path):
+    X, y = _series_task()
+    clf = TransformerClassifier(**SMALL, positional="learned", learning_rate_init=0.01,
+                                max_iter=40).fit(X, y)
+    assert clf.vocab_size_ is None and clf.max_len_ == 6 and clf.input_shape_ == [6, 3]
+    assert clf.n_features_in_ == 6
+    assert clf.score(X, y) > 0.9
+    assert clf.score(*_series_task(seed=1)) > 0.65  # held out; chance is 0.5
+    back = TransformerClassifier.load(clf.save(tmp_path / "tf_cont.npz"))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    # a 2-D float X is a sequence of scalar steps, as in RNNClassifier
+    X2 = X[:, :, 0]
+    flat = TransformerClassifier(**SMALL, max_iter=2).fit(X2, y)
+    assert flat.input_shape_ == [6, 1] and flat.n_features_in_ == 6
+    np.testing.assert_array_equal(flat.predict_proba(X2), flat.predict_proba(X2[:, :, None]))
+    back = TransformerClassifier.load(flat.save(tmp_path / "tf_flat.npz"))
+    np.testing.assert_array_equal(back.predict(X2), flat.predict(X2))
+    with pytest.raises(ValueError, match="max_len=4 steps"):
+        TransformerClassifier(**SMALL, max_len=4, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        clf.predict(X[:, :5])
+
+
+def test_continuous_torch_path_matches_kernel_path():
+    pytest.importorskip("torch")
+    X, y = _series_task(n=64)
+    kw = dict(SMALL, max_iter=3, shuffle=False)
+    ref = TransformerClassifier(**kw).fit(X, y)
+    tor = TransformerClassifier(**kw)
+    tor._torch_device = "cpu"
+    tor.fit(X, y)
+    np.testing.assert_allclose(tor.history_["loss"], ref.history_["loss"], rtol=1e-6)
+    np.testing.assert_allclose(tor.predict_proba(X), ref.predict_proba(X), atol=1e-6)

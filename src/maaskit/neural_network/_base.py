@@ -256,7 +256,7 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
 
             bar = tqdm(bar, desc=type(self).__name__, leave=False)
         no_improve = 0
-        best_params = None
+        best_params = best_buffers = None
         try:
             for _ in bar:
                 epoch = self.n_iter_
@@ -281,6 +281,7 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
                     if score > self.best_validation_score_:
                         self.best_validation_score_ = score
                         best_params = engine.get_params().copy()
+                        best_buffers = engine.get_buffers().copy()
                 else:
                     if loss > self.best_loss_ - self.tol:
                         no_improve += 1
@@ -295,6 +296,7 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
             engine.finish()
         if best_params is not None:
             self.network_.params[...] = best_params
+            self.network_.buffers[...] = best_buffers
         return self
 
     def _encode_y(self, y, first: bool, classes, where: str) -> np.ndarray:
@@ -443,6 +445,8 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         attrs: dict[str, Any] = {}
         arrays: dict[str, np.ndarray] = {"params_": self.network_.params}
+        if self.network_.buffers.size:  # batch-norm running statistics
+            arrays["buffers_"] = self.network_.buffers
         for name, value in vars(self).items():
             if not name.endswith("_") or name.startswith("_") or name in ("network_", "params_"):
                 continue
@@ -466,10 +470,15 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
         for name, value in attrs.items():
             setattr(self, name, value)
         for name, value in arrays.items():
-            if not name.startswith("_opt_") and name != "params_":
+            if not name.startswith("_opt_") and name not in ("params_", "buffers_"):
                 setattr(self, name, value)
         net = Network.from_architecture(self.architecture_, tuple(self.input_shape_), dtype)
         net.params[...] = arrays["params_"]
+        if net.buffers.size:
+            if "buffers_" not in arrays or arrays["buffers_"].shape != net.buffers.shape:
+                raise ArtifactError(f"load: the artifact of {type(self).__name__} lacks the "
+                                    f"{net.buffers.size} running statistics its layers need.")
+            net.buffers[...] = arrays["buffers_"]
         where = self._where("load")
         self.backend_ = _resolve_backends(net, self.backend, where)
         net.bind(self.backend_)
@@ -534,6 +543,7 @@ class _KernelEngine:
             st = est._opt_state = {k: np.zeros(n, dtype=self.net.dtype) for k in ("m", "v")}
         self.state = st
         self._limiter = None
+        self.net.seed(est._rng)  # dropout masks: reproducible from random_state
 
     def hold_one_blas_thread(self) -> None:
         """Run BLAS on one thread until :meth:`finish` (small GEMMs in a tight loop).
@@ -549,6 +559,9 @@ class _KernelEngine:
 
     def get_params(self) -> np.ndarray:
         return self.net.params
+
+    def get_buffers(self) -> np.ndarray:
+        return self.net.buffers
 
     def finish(self) -> None:
         if self._limiter is not None:

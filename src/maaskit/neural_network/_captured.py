@@ -138,6 +138,10 @@ class CapturedTorchEngine(TorchEngine):
         sx.copy_(Xd[:k])
         sy.copy_(yd[:k])
         graph = torch.cuda.CUDAGraph()
+        if self.gen is not None and hasattr(graph, "register_generator_state"):
+            # dropout draws from the engine's own generator: a replay must advance it
+            # (without this API the capture fails and the steps run eagerly, with a warning)
+            graph.register_generator_state(self.gen)
         torch.cuda.synchronize(self.device)
         with torch.cuda.graph(graph, stream=self._stream):
             self._steps(sx, sy, bs)

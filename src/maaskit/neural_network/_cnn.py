@@ -1,6 +1,7 @@
 """Convolutional image classifier: :class:`CNNClassifier`.
 
-Kernels: ``conv2d`` (im2col + one batch GEMM), ``pool`` (max/average), ``dense``, ``optim``.
+Kernels: ``conv2d`` (im2col + one batch GEMM), ``pool`` (max/average), ``batchnorm`` (with
+``batch_norm=True``), ``dense``, ``optim``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import NEURAL_CONSTRAINTS, NeuralEstimatorBase
-from ._layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from ._layers import AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, MaxPool2D
 from ._mlp import _SHARED_ATTRS, _TRAINING_DOC
 
 __all__ = ["CNNClassifier"]
@@ -47,6 +48,9 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         Widths of the dense layers after the convolution blocks.
     activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
         Activation of every convolution and hidden dense layer.
+    batch_norm : bool, default=False
+        Batch-normalise every convolution's output per channel before its activation
+        (running statistics, saved with the model, are used at prediction time).
 """ + _TRAINING_DOC + """
     Attributes
     ----------
@@ -71,6 +75,7 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [tuple, list],
         "activation": [Options(frozenset({"identity", "relu", "tanh", "logistic", "gelu"}))],
+        "batch_norm": ["boolean"],
     }
     # conv workspaces grow with the chunk: (C*k*k) x (chunk*h*w) floats
     _predict_chunk = 256
@@ -78,7 +83,8 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     _state_schema = NEURAL_CLASSIFIER_SCHEMA
 
     def __init__(self, filters=(32, 64), kernel_size: int = 3, *, pool: str = "max", pool_size: int = 2,
-                 hidden_layer_sizes=(128,), activation: str = "relu", solver: str = "adam",
+                 hidden_layer_sizes=(128,), activation: str = "relu", batch_norm: bool = False,
+                 solver: str = "adam",
                  alpha: float = 0.0001, batch_size="auto", learning_rate: str = "constant",
                  learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
                  shuffle: bool = True, random_state=None, tol: float = 1e-4, verbose=False,
@@ -92,6 +98,7 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         self.pool_size = pool_size
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.batch_norm = batch_norm
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -149,7 +156,10 @@ class CNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         layers = []
         k = int(self.kernel_size)
         for f in self.filters:
-            layers.append(Conv2D(int(f), k, 1, k // 2, self.activation))
+            if self.batch_norm:  # conv -> batch norm -> activation
+                layers += [Conv2D(int(f), k, 1, k // 2, "identity"), BatchNorm(activation=self.activation)]
+            else:
+                layers.append(Conv2D(int(f), k, 1, k // 2, self.activation))
             # "same" padding keeps h, w for odd k; even k grows them by one
             h, w = h + 2 * (k // 2) - k + 1, w + 2 * (k // 2) - k + 1
             if self.pool != "none" and h >= self.pool_size and w >= self.pool_size and self.pool_size > 1:

@@ -5,11 +5,18 @@ gradient buffers, so that the optimizer updates every parameter of a model with 
 kernel call per step. Layers are described by a JSON config (``get_config``) so a model can
 be saved as "flat buffer + architecture" and rebuilt without pickle.
 
-Kernels: ``dense``, ``conv2d``, ``pool``.
+Kernels: ``dense``, ``conv2d``, ``pool``, ``dropout``, ``batchnorm``.
 
 Writing a new layer (see ``/work/notes/neural_base_api.md``): subclass :class:`Layer`,
 decorate it with :func:`register_layer`, and implement ``build``, ``param_shapes``,
 ``init_params``, ``forward`` and ``backward`` (and ``torch_forward`` for the torch path).
+
+Layers that behave differently in training and prediction (:class:`Dropout`,
+:class:`BatchNorm`) set ``mode_dependent = True`` and take ``train`` in ``torch_forward``;
+layers that draw random numbers say so with ``needs_rng`` and get a generator seeded from
+the estimator's ``random_state`` (``_rng`` for the kernels, ``_torch_gen`` for torch).
+State that is not trained (batch-norm running statistics) lives in a second flat buffer,
+``Network.buffers``, declared by ``buffer_shapes`` and saved with the model.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ __all__ = [
     "MaxPool2D",
     "AvgPool2D",
     "Flatten",
+    "Dropout",
+    "BatchNorm",
     "Network",
     "register_layer",
     "layer_from_config",
@@ -90,6 +99,13 @@ class Layer:
     #: Kernel names this layer calls (resolved to backends by the estimator).
     kernels: tuple[str, ...] = ()
     _config_keys: tuple[str, ...] = ()
+    #: True when ``torch_forward`` takes a ``train`` flag (dropout, batch norm).
+    mode_dependent: bool = False
+
+    @property
+    def needs_rng(self) -> bool:
+        """Whether the layer draws random numbers in training (then it gets ``_rng``)."""
+        return False
 
     def get_config(self) -> dict:
         """Return the JSON-able constructor arguments plus ``"type"``.
@@ -127,6 +143,24 @@ class Layer:
         shapes : list of (str, tuple of int)
         """
         return []
+
+    def buffer_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Return ``[(name, shape), ...]`` of state that is not trained (after build).
+
+        Returns
+        -------
+        shapes : list of (str, tuple of int)
+        """
+        return []
+
+    def init_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        """Fill freshly allocated buffer views (e.g. running variances to 1).
+
+        Parameters
+        ----------
+        buffers : dict of str to ndarray
+            Views into the flat buffer, written in place.
+        """
 
     def init_params(self, params: dict[str, np.ndarray], rng: np.random.RandomState) -> None:
         """Fill freshly allocated parameter views with initial values.
@@ -508,6 +542,186 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)
 
 
+@register_layer
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each value with probability ``rate`` and scale
+    the others by ``1 / (1 - rate)``; the identity at prediction time.
+
+    The keep-mask is drawn from the layer's generator, seeded from the estimator's
+    ``random_state``, so training is reproducible.
+
+    Parameters
+    ----------
+    rate : float, default=0.5
+        Probability of dropping a value, in ``[0, 1)``.
+    """
+
+    kernels = ("dropout",)
+    _config_keys = ("rate",)
+    mode_dependent = True
+
+    def __init__(self, rate: float = 0.5) -> None:
+        self.rate = float(rate)
+
+    @property
+    def needs_rng(self) -> bool:
+        return self.rate > 0.0
+
+    def forward(self, x, train):
+        self._active = bool(train and self.rate > 0.0)
+        if not self._active:
+            return x
+        mask = self._buf("mask", x.shape, np.dtype(np.uint8))
+        draw_mask(self._rng, self.rate, mask)
+        out = self._buf("out", x.shape, x.dtype)
+        self._k["dropout"].dropout_forward(x.reshape(-1), mask.reshape(-1), 1.0 / (1.0 - self.rate),
+                                           out.reshape(-1))
+        self._mask = mask
+        return out
+
+    def backward(self, dout):
+        if not self.need_dx:
+            return None
+        if not self._active:
+            return dout
+        dx = self._buf("dx", dout.shape, dout.dtype)
+        self._k["dropout"].dropout_backward(dout.reshape(-1), self._mask.reshape(-1),
+                                            1.0 / (1.0 - self.rate), dx.reshape(-1))
+        return dx
+
+    def torch_forward(self, x, params, train=False):
+        return torch_dropout(x, self.rate, train, getattr(self, "_torch_gen", None))
+
+
+def draw_mask(rng: np.random.RandomState, rate: float, mask: np.ndarray) -> None:
+    """Fill a ``uint8`` keep-mask in place: 1 with probability ``1 - rate``.
+
+    Parameters
+    ----------
+    rng : RandomState
+    rate : float
+        Drop probability.
+    mask : ndarray of dtype uint8
+    """
+    np.greater_equal(rng.random_sample(mask.shape), rate, out=mask, casting="unsafe")
+
+
+def torch_dropout(x: Any, rate: float, train: bool, gen: Any) -> Any:
+    """Inverted dropout in torch with an explicit generator (identity unless training).
+
+    The mask comes from ``gen`` (seeded from ``random_state``) rather than torch's global
+    generator, so a fit does not depend on, or disturb, torch's global random state.
+    """
+    if not train or rate <= 0.0:
+        return x
+    import torch
+
+    keep = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) >= rate
+    return x * keep / (1.0 - rate)
+
+
+@register_layer
+class BatchNorm(Layer):
+    """Batch normalisation per channel (per feature for flat input), then an activation.
+
+    In training the batch statistics normalise and the running statistics are updated
+    (``torch.nn.BatchNorm`` semantics: biased variance to normalise, unbiased in the running
+    estimate); at prediction time the running statistics are used. They are kept in the
+    network's buffer, so they are saved and loaded with the model.
+
+    Parameters
+    ----------
+    momentum : float, default=0.1
+        Weight of each batch in the running statistics.
+    eps : float, default=1e-5
+        Added to the variance.
+    activation : {"identity", "relu", "tanh", "logistic", "gelu"}, default="identity"
+        Applied after the affine map (``conv -> batch norm -> relu`` needs the convolution
+        to have no activation of its own).
+    """
+
+    kernels = ("batchnorm", "dense")
+    _config_keys = ("momentum", "eps", "activation")
+    mode_dependent = True
+
+    def __init__(self, momentum: float = 0.1, eps: float = 1e-5, activation: str = "identity") -> None:
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.activation = activation
+
+    def _out_shape(self, in_shape):
+        if len(in_shape) not in (1, 3):
+            raise ValueError(f"BatchNorm: input must be (n, d) or (n, c, h, w); got per-sample shape "
+                             f"{in_shape}.")
+        return in_shape
+
+    def param_shapes(self):
+        C = self.in_shape[0]
+        return [("gamma", (C,)), ("beta", (C,))]
+
+    def buffer_shapes(self):
+        C = self.in_shape[0]
+        return [("running_mean", (C,)), ("running_var", (C,))]
+
+    def init_params(self, params, rng):
+        params["gamma"][...] = 1.0
+        params["beta"][...] = 0.0
+
+    def init_buffers(self, buffers):
+        buffers["running_mean"][...] = 0.0
+        buffers["running_var"][...] = 1.0
+
+    def _3d(self, a: np.ndarray) -> np.ndarray:
+        return a.reshape(a.shape[0], self.in_shape[0], -1)
+
+    def forward(self, x, train):
+        n = x.shape[0]
+        C = self.in_shape[0]
+        z = self._buf("z", x.shape, x.dtype)
+        k = self._k["batchnorm"]
+        b = self._b
+        if train:
+            mean, rstd = self._buf("mean", (C,), x.dtype), self._buf("rstd", (C,), x.dtype)
+            k.batchnorm_forward(self._3d(x), self._p["gamma"], self._p["beta"], self.eps,
+                                self.momentum, self._3d(z), mean, rstd, b["running_mean"],
+                                b["running_var"])
+            self._x, self._mean, self._rstd, self._n = x, mean, rstd, n
+        else:
+            k.batchnorm_inference(self._3d(x), self._p["gamma"], self._p["beta"],
+                                  b["running_mean"], b["running_var"], self.eps, self._3d(z))
+        act = _act_code(self.activation)
+        a = z
+        if act == 4:
+            a = self._buf("a", z.shape, x.dtype)
+            self._k["dense"].activation_forward(z, act, a)
+        elif act != 0:
+            self._k["dense"].activation_forward(z, act, z)
+        if train:
+            self._z, self._a = z, a
+        return a
+
+    def backward(self, dout):
+        act = _act_code(self.activation)
+        dz = dout
+        if act != 0:
+            dz = self._buf("dz", dout.shape, dout.dtype)
+            self._k["dense"].activation_backward(self._z, self._a, dout, act, dz)
+        dx = self._buf("dx", dout.shape, dout.dtype)
+        self._k["batchnorm"].batchnorm_backward(self._3d(dz), self._3d(self._x), self._p["gamma"],
+                                                self._mean, self._rstd, self._3d(dx),
+                                                self._g["gamma"], self._g["beta"])
+        return dx if self.need_dx else None
+
+    def torch_forward(self, x, params, train=False):
+        import torch.nn.functional as F
+
+        # F.batch_norm updates the running statistics in place: they are views into the
+        # engine's buffer tensor, copied back into Network.buffers when the fit ends
+        z = F.batch_norm(x, params["running_mean"], params["running_var"], params["gamma"],
+                         params["beta"], training=train, momentum=self.momentum, eps=self.eps)
+        return _torch_act(z, self.activation)
+
+
 class Network:
     """A sequence of layers sharing one flat parameter buffer and one flat gradient buffer.
 
@@ -527,6 +741,11 @@ class Network:
         Gradients, laid out like ``params``.
     layout : list of (int, str, int, int, tuple)
         ``(layer index, name, offset, size, shape)`` per parameter tensor.
+    buffers : ndarray of shape (n_buffers,)
+        State that is not trained (batch-norm running statistics), each layer's tensors
+        being views into it; empty for most networks.
+    buffer_layout : list of (int, str, int, int, tuple)
+        Like ``layout``, for ``buffers``.
     output_shape : tuple of int
     """
 
@@ -536,7 +755,9 @@ class Network:
         self.dtype = np.dtype(dtype)
         shape = self.input_shape
         self.layout = []
+        self.buffer_layout = []
         offset = 0
+        boffset = 0
         for i, layer in enumerate(layers):
             shape = layer.build(shape)
             layer.need_dx = i > 0
@@ -544,10 +765,17 @@ class Network:
                 size = int(np.prod(pshape))
                 self.layout.append((i, name, offset, size, tuple(pshape)))
                 offset += size
+            for name, bshape in layer.buffer_shapes():
+                size = int(np.prod(bshape))
+                self.buffer_layout.append((i, name, boffset, size, tuple(bshape)))
+                boffset += size
         self.output_shape = shape
         self.n_params = offset
         self.params = np.zeros(offset, dtype=self.dtype)
         self.grads = np.zeros(offset, dtype=self.dtype)
+        self.buffers = np.zeros(boffset, dtype=self.dtype)
+        for layer, v in zip(self.layers, self.views(self.buffers, self.buffer_layout)):
+            layer.init_buffers(v)
         self.backends: dict[str, str] = {}
 
     def kernel_names(self) -> list[str]:
@@ -564,19 +792,21 @@ class Network:
                     names.append(k)
         return names
 
-    def views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+    def views(self, flat: np.ndarray, layout: list | None = None) -> list[dict[str, np.ndarray]]:
         """Per-layer dicts of views into ``flat`` (a params-shaped buffer).
 
         Parameters
         ----------
         flat : ndarray of shape (n_params,)
+        layout : list, default=None
+            ``None`` for :attr:`layout`; :attr:`buffer_layout` for a buffers-shaped ``flat``.
 
         Returns
         -------
         views : list of dict
         """
         out: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
-        for i, name, off, size, shape in self.layout:
+        for i, name, off, size, shape in self.layout if layout is None else layout:
             out[i][name] = flat[off:off + size].reshape(shape)
         return out
 
@@ -603,8 +833,24 @@ class Network:
             Backend per kernel name.
         """
         self.backends = dict(backends)
-        for layer, p, g in zip(self.layers, self.views(self.params), self.views(self.grads)):
+        bufs = self.views(self.buffers, self.buffer_layout)
+        for layer, p, g, b in zip(self.layers, self.views(self.params), self.views(self.grads), bufs):
             layer.bind(p, g, self.backends)
+            layer._b = b
+
+    def seed(self, rng: np.random.RandomState) -> None:
+        """Give every layer that draws random numbers its own generator, seeded from ``rng``.
+
+        Draws from ``rng`` only when such a layer exists, so networks without dropout train
+        exactly as before.
+
+        Parameters
+        ----------
+        rng : RandomState
+        """
+        for layer in self.layers:
+            if layer.needs_rng:
+                layer._rng = np.random.RandomState(rng.randint(0, 2**31 - 1))
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         """Run every layer forward.

@@ -1,6 +1,7 @@
 """Multi-layer perceptrons: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-Kernels: ``mlp`` (a whole training epoch in one Numba call: the fast path on CPU),
+Kernels: ``mlp`` (a whole training epoch in one Numba call: the fast path on CPU, without
+dropout),
 ``dense`` (GEMM + bias, activations, fused softmax-cross-entropy / MSE; prediction and the
 per-layer path used by the other backends), ``optim``.
 """
@@ -17,9 +18,9 @@ from .._config import effective_n_threads, get_config
 from .._kernels.reference.dense import ACTIVATIONS
 from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
-from ..utils._param_validation import Options
+from ..utils._param_validation import Interval, Options
 from ._base import _TRAINING_STATE_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase, _KernelEngine
-from ._layers import Dense
+from ._layers import Dense, Dropout
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -27,6 +28,7 @@ _MLP_CONSTRAINTS = {
     **NEURAL_CONSTRAINTS,
     "hidden_layer_sizes": [tuple, list, numbers.Integral],
     "activation": [Options(frozenset({"identity", "relu", "tanh", "logistic", "gelu"}))],
+    "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
 }
 
 _TRAINING_DOC = """    solver : {"sgd", "adam", "adamw"}, default="adam"
@@ -88,7 +90,10 @@ _SHARED_DOC = """
         Width of each hidden layer.
     activation : {"identity", "relu", "tanh", "logistic", "gelu"}, default="relu"
         Activation of the hidden layers.
-""" + _TRAINING_DOC
+""" + _TRAINING_DOC + """    dropout : float, default=0.0
+        Inverted-dropout rate after every hidden layer, active only in training (masks drawn
+        from ``random_state``). ``0.0`` adds no layer and keeps the fused training kernel.
+"""
 
 _SHARED_ATTRS = """
     n_features_in_ : int
@@ -126,9 +131,10 @@ class _MLPBase(NeuralEstimatorBase):
                  warm_start: bool = False, momentum: float = 0.9, nesterovs_momentum: bool = True,
                  early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
-                 device: str = "auto", backend: str = "auto") -> None:
+                 device: str = "auto", backend: str = "auto", dropout: float = 0.0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.dropout = dropout
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -158,12 +164,19 @@ class _MLPBase(NeuralEstimatorBase):
             raise ValueError(
                 f"{type(self).__name__}.fit: hidden_layer_sizes must be positive integers; "
                 f"got {self.hidden_layer_sizes!r}.")
-        return [Dense(s, self.activation) for s in sizes] + [Dense(n_outputs, "identity")]
+        layers = []
+        for s in sizes:
+            layers.append(Dense(s, self.activation))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        return layers + [Dense(n_outputs, "identity")]
 
     def _make_engine(self, where):
         # The fused whole-epoch kernel is optional (the backend table says who provides it);
         # other backends run the per-layer path on their dense kernels (same maths, same results).
-        fused = optional_backend("mlp", self.backend)
+        # (the fused kernel has no dropout: a network with Dropout layers runs per layer)
+        dense_only = all(isinstance(layer, Dense) for layer in self.network_.layers)
+        fused = optional_backend("mlp", self.backend) if dense_only else None
         if self.device_ == "cpu" and not getattr(self, "_torch_device", None) and fused is not None:
             self.backend_["mlp"] = fused
             return _FusedMLPEngine(self, get_kernel("mlp", fused))

@@ -56,8 +56,18 @@ class TorchEngine:
         tdtype = torch.float32 if self.net.dtype == np.float32 else torch.float64
         self.tdtype = tdtype
         self.p = torch.tensor(self.net.params, dtype=tdtype, device=self.device, requires_grad=True)
+        # untrained state (batch-norm running statistics), updated in place by the layers
+        self.b = torch.tensor(self.net.buffers, dtype=tdtype, device=self.device)
         self.classifier = is_classifier(est)
         self._data_key = None
+        self.gen = None
+        if any(layer.needs_rng for layer in self.net.layers):
+            # dropout masks from a generator seeded by random_state (not torch's global one)
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(int(est._rng.randint(0, 2**31 - 1)))
+            self.gen = gen
+            for layer in self.net.layers:
+                layer._torch_gen = gen
 
     # -- optimizer state shared with the CPU engine (so warm starts can switch engines) ----------
     def _load_opt_state(self) -> None:
@@ -88,11 +98,16 @@ class TorchEngine:
         out: list[dict] = [{} for _ in self.net.layers]
         for i, name, off, size, shape in self.net.layout:
             out[i][name] = self.p[off:off + size].view(shape)
+        for i, name, off, size, shape in self.net.buffer_layout:
+            out[i][name] = self.b[off:off + size].view(shape)
         return out
 
-    def _forward(self, x):
+    def _forward(self, x, train: bool = True):
         for layer, v in zip(self.net.layers, self._views()):
-            x = layer.torch_forward(x, v)
+            if layer.mode_dependent:
+                x = layer.torch_forward(x, v, train)
+            else:
+                x = layer.torch_forward(x, v)
         return x
 
     def _loss(self, out, yb):
@@ -178,7 +193,7 @@ class TorchEngine:
             xt = torch.as_tensor(X, device=self.device)
             if X.dtype.kind == "f":
                 xt = xt.to(self.tdtype)
-            return self._forward(xt).cpu().numpy()
+            return self._forward(xt, train=False).cpu().numpy()
 
     def param_sum(self) -> float:
         """Sum of all parameters (divergence check).
@@ -198,7 +213,17 @@ class TorchEngine:
         """
         return self.p.detach().cpu().numpy()
 
+    def get_buffers(self) -> np.ndarray:
+        """Current untrained state (running statistics) as a NumPy array.
+
+        Returns
+        -------
+        buffers : ndarray of shape (n_buffers,)
+        """
+        return self.b.cpu().numpy()
+
     def finish(self) -> None:
-        """Copy parameters and optimizer state back into the estimator's NumPy buffers."""
+        """Copy parameters, buffers and optimizer state back into the estimator's NumPy buffers."""
         self.net.params[...] = self.get_params()
+        self.net.buffers[...] = self.get_buffers()
         self._save_opt_state()

@@ -1,13 +1,20 @@
-"""Transformer encoder over token sequences: :class:`TransformerClassifier`.
+"""Transformer encoder over token or continuous sequences: :class:`TransformerClassifier`.
 
-Token embeddings plus a sinusoidal or learned positional encoding go through ``n_layers``
+Token embeddings (or, for continuous ``(n, T, d)`` sequences, a linear projection of each
+step) plus a sinusoidal or learned positional encoding go through ``n_layers``
 post-norm encoder blocks (``x = LN(x + MHA(x))``, ``x = LN(x + FFN(x))``, the layout of
 ``torch.nn.TransformerEncoderLayer`` with ``norm_first=False``), are mean-pooled over the real
 tokens and fed to a linear head. Padding is a key mask inside attention, so padded positions
 never influence real ones; each batch is trimmed to its longest sequence.
 
+With ``dropout > 0`` each block drops (inverted dropout, training only) the attention
+output before its residual, the feed-forward hidden units and the feed-forward output before
+its residual: ``torch.nn.TransformerEncoderLayer``'s dropout, dropout1 and dropout2. Its
+dropout of the attention weights is not applied (the fused attention kernel does not
+materialise a dropped copy of them).
+
 Kernels: ``attention`` (fused multi-head attention, fwd + bwd), ``layernorm``, ``embedding``,
-``dense`` (head, losses), ``optim``; the projections are BLAS GEMMs.
+``dropout``, ``dense`` (head, losses), ``optim``; the projections are BLAS GEMMs.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from ._base import NEURAL_CLASSIFIER_SCHEMA
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import _NETWORK_ATTRS, NEURAL_CONSTRAINTS, NeuralEstimatorBase
-from ._layers import Dense, Layer, register_layer
-from ._rnn import PAD, SequenceInputMixin, token_lengths
+from ._layers import Dense, Layer, draw_mask, register_layer, torch_dropout
+from ._rnn import PAD, SequenceInputMixin, _is_ragged_sequences, token_lengths
 
 __all__ = ["TransformerClassifier", "TransformerEncoder", "sinusoidal_encoding"]
 
@@ -59,12 +66,13 @@ _BLOCK = ("Wqkv", "bqkv", "Wo", "bo", "g1", "b1", "W1", "c1", "W2", "c2", "g2", 
 
 @register_layer
 class TransformerEncoder(Layer):
-    """Embedding + positional encoding + post-norm encoder blocks + mean pooling.
+    """Embedding (or input projection) + positional encoding + post-norm blocks + mean pooling.
 
     Parameters
     ----------
-    n_tokens : int
-        Rows of the embedding table.
+    n_tokens : int or None
+        Rows of the embedding table; ``None`` for continuous input ``(n, T, d)``, whose
+        steps are projected to ``d_model`` by a learned linear map (``Win``, ``bin``).
     max_len : int
         Longest sequence (rows of a learned positional table).
     d_model : int, default=64
@@ -79,16 +87,19 @@ class TransformerEncoder(Layer):
         Positional encoding.
     causal : bool, default=False
         Let position ``i`` attend to positions ``<= i`` only.
+    dropout : float, default=0.0
+        Dropout rate in every block (attention output, feed-forward hidden and output),
+        training only.
     """
 
-    kernels = ("attention", "layernorm", "embedding")
     _config_keys = ("n_tokens", "max_len", "d_model", "n_heads", "n_layers", "dim_feedforward",
-                    "positional", "causal")
+                    "positional", "causal", "dropout")
+    mode_dependent = True
 
-    def __init__(self, n_tokens: int, max_len: int, d_model: int = 64, n_heads: int = 4,
+    def __init__(self, n_tokens: int | None, max_len: int, d_model: int = 64, n_heads: int = 4,
                  n_layers: int = 2, dim_feedforward: int = 128, positional: str = "sinusoidal",
-                 causal: bool = False) -> None:
-        self.n_tokens = int(n_tokens)
+                 causal: bool = False, dropout: float = 0.0) -> None:
+        self.n_tokens = None if n_tokens is None else int(n_tokens)
         self.max_len = int(max_len)
         self.d_model = int(d_model)
         self.n_heads = int(n_heads)
@@ -96,11 +107,46 @@ class TransformerEncoder(Layer):
         self.dim_feedforward = int(dim_feedforward)
         self.positional = positional
         self.causal = bool(causal)
+        self.dropout = float(dropout)
+
+    @property
+    def kernels(self) -> tuple[str, ...]:  # type: ignore[override]
+        base = ("attention", "layernorm", "embedding")
+        return base + ("dropout",) if self.dropout > 0.0 else base
+
+    @property
+    def needs_rng(self) -> bool:
+        return self.dropout > 0.0
+
+    def _drop(self, a: np.ndarray) -> np.ndarray:
+        """Inverted dropout of ``a`` in place; returns the keep-mask for the backward pass."""
+        mask = np.empty(a.shape, dtype=np.uint8)
+        draw_mask(self._rng, self.dropout, mask)
+        self._k["dropout"].dropout_forward(a.reshape(-1), mask.reshape(-1), 1.0 / (1.0 - self.dropout),
+                                           a.reshape(-1))
+        return mask
+
+    def _drop_back(self, d: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Gradient through :meth:`_drop` (a new array; ``d`` is still needed by the caller)."""
+        if mask is None:
+            return d
+        out = np.empty_like(d)
+        self._k["dropout"].dropout_backward(d.reshape(-1), mask.reshape(-1), 1.0 / (1.0 - self.dropout),
+                                            out.reshape(-1))
+        return out
+
+    @property
+    def _tokens(self) -> bool:
+        return self.n_tokens is not None
 
     def _out_shape(self, in_shape):
-        if len(in_shape) != 1:
-            raise ValueError(f"TransformerEncoder: input must be (n, L) token ids; got per-sample "
+        if len(in_shape) != (1 if self._tokens else 2):
+            want = "(n, L) token ids" if self._tokens else "(n, T, d) sequences"
+            raise ValueError(f"TransformerEncoder: input must be {want}; got per-sample "
                              f"shape {in_shape}.")
+        if not self._tokens and in_shape[0] > self.max_len:
+            raise ValueError(f"TransformerEncoder: sequences must be at most max_len={self.max_len} "
+                             f"steps long; got {in_shape[0]}.")
         if self.d_model % self.n_heads:
             raise ValueError(f"TransformerEncoder: d_model must be divisible by n_heads; got "
                              f"d_model={self.d_model!r}, n_heads={self.n_heads!r}.")
@@ -108,7 +154,10 @@ class TransformerEncoder(Layer):
 
     def param_shapes(self):
         d, f = self.d_model, self.dim_feedforward
-        shapes = [("E", (self.n_tokens, d))]
+        if self._tokens:
+            shapes = [("E", (self.n_tokens, d))]
+        else:
+            shapes = [("Win", (self.in_shape[1], d)), ("bin", (d,))]
         if self.positional == "learned":
             shapes.append(("P", (self.max_len, d)))
         block = {"Wqkv": (d, 3 * d), "bqkv": (3 * d,), "Wo": (d, d), "bo": (d,), "g1": (d,),
@@ -145,22 +194,31 @@ class TransformerEncoder(Layer):
 
     def forward(self, x, train):
         p = self._p
-        dt = p["E"].dtype
+        dt = p["0.Wo"].dtype
         n = x.shape[0]
         d, H = self.d_model, self.n_heads
         Dh = d // H
-        lengths = token_lengths(x)
-        T = max(1, int(lengths.max(initial=0)))  # batch-local length: no all-padding columns
-        ids = np.ascontiguousarray(x[:, :T])
-        valid = ids != PAD
+        if self._tokens:
+            lengths = token_lengths(x)
+            T = max(1, int(lengths.max(initial=0)))  # batch-local length: no all-padding columns
+            ids = np.ascontiguousarray(x[:, :T])
+            valid = ids != PAD
+            flat_ids = np.where(valid, ids, 0).ravel()
+            X = np.empty((n * T, d), dtype=dt)
+            self._k["embedding"].embedding_forward(flat_ids, p["E"], X)
+        else:  # continuous steps: every position is real
+            T = x.shape[1]
+            lengths = np.full(n, T, dtype=np.int64)
+            valid = np.ones((n, T), dtype=bool)
+            flat_ids = np.ascontiguousarray(x, dtype=dt).reshape(n * T, -1)
+            X = flat_ids @ p["Win"]
+            X += p["bin"]
         kv = valid.astype(np.uint8)
-        flat_ids = np.where(valid, ids, 0).ravel()
-        X = np.empty((n * T, d), dtype=dt)
-        self._k["embedding"].embedding_forward(flat_ids, p["E"], X)
         X.reshape(n, T, d)[...] += self._positions(T, dt)
         att, ln = self._k["attention"], self._k["layernorm"]
         scale = 1.0 / np.sqrt(Dh)
         blocks = []
+        drop = train and self.dropout > 0.0
         for layer in range(self.n_layers):
             w = {k: p[f"{layer}.{k}"] for k in _BLOCK}
             c: dict[str, Any] = {"x": X}
@@ -173,6 +231,7 @@ class TransformerEncoder(Layer):
             oc = np.ascontiguousarray(o.transpose(0, 2, 1, 3)).reshape(n * T, d)
             r1 = oc @ w["Wo"]
             r1 += w["bo"]
+            mo = self._drop(r1) if drop else None
             r1 += X
             y1 = np.empty_like(r1)
             m1, s1 = np.empty(n * T, dt), np.empty(n * T, dt)
@@ -180,15 +239,21 @@ class TransformerEncoder(Layer):
             h = y1 @ w["W1"]
             h += w["c1"]
             np.maximum(h, 0, out=h)
-            r2 = h @ w["W2"]
+            mh = None
+            hd = h
+            if drop:
+                hd = h.copy()
+                mh = self._drop(hd)
+            r2 = hd @ w["W2"]
             r2 += w["c2"]
+            mf = self._drop(r2) if drop else None
             r2 += y1
             X = np.empty_like(r2)
             m2, s2 = np.empty(n * T, dt), np.empty(n * T, dt)
             ln.layernorm_forward(r2, w["g2"], w["b2"], _LN_EPS, X, m2, s2)
             if train:
                 c.update(qkv=qkv, o=o, probs=probs, oc=oc, r1=r1, y1=y1, m1=m1, s1=s1, h=h,
-                         r2=r2, m2=m2, s2=s2)
+                         hd=hd, r2=r2, m2=m2, s2=s2, mo=mo, mh=mh, mf=mf)
                 blocks.append(c)
         denom = np.maximum(lengths, 1).astype(dt)[:, None]
         Xm = X.reshape(n, T, d) * valid[:, :, None]
@@ -216,9 +281,10 @@ class TransformerEncoder(Layer):
             dr2 = np.empty_like(dX)
             ln.layernorm_backward(dX, c["r2"], w["g2"], c["m2"], c["s2"], dr2, gw["g2"], gw["b2"])
             h = c["h"]
-            np.matmul(h.T, dr2, out=gw["W2"])
-            gw["c2"][...] = dr2.sum(axis=0)
-            dh = dr2 @ w["W2"].T
+            df = self._drop_back(dr2, c["mf"])
+            np.matmul(c["hd"].T, df, out=gw["W2"])
+            gw["c2"][...] = df.sum(axis=0)
+            dh = self._drop_back(df @ w["W2"].T, c["mh"])
             dh *= h > 0
             np.matmul(c["y1"].T, dh, out=gw["W1"])
             gw["c1"][...] = dh.sum(axis=0)
@@ -226,9 +292,10 @@ class TransformerEncoder(Layer):
             dy1 += dr2
             dr1 = np.empty_like(dX)
             ln.layernorm_backward(dy1, c["r1"], w["g1"], c["m1"], c["s1"], dr1, gw["g1"], gw["b1"])
-            np.matmul(c["oc"].T, dr1, out=gw["Wo"])
-            gw["bo"][...] = dr1.sum(axis=0)
-            doc = dr1 @ w["Wo"].T
+            da = self._drop_back(dr1, c["mo"])
+            np.matmul(c["oc"].T, da, out=gw["Wo"])
+            gw["bo"][...] = da.sum(axis=0)
+            doc = da @ w["Wo"].T
             do = np.ascontiguousarray(doc.reshape(n, T, H, Dh).transpose(0, 2, 1, 3))
             dqkv = np.empty((3, n, H, T, Dh), dtype=dt)
             qkv = c["qkv"]
@@ -242,7 +309,11 @@ class TransformerEncoder(Layer):
         if self.positional == "learned":
             g["P"][...] = 0.0
             g["P"][:T] = dX.reshape(n, T, d).sum(axis=0)
-        self._k["embedding"].embedding_backward(c0["ids"], dX, g["E"])
+        if self._tokens:
+            self._k["embedding"].embedding_backward(c0["ids"], dX, g["E"])
+        else:  # c0["ids"] holds the flat continuous input
+            np.matmul(c0["ids"].T, dX, out=g["Win"])
+            g["bin"][...] = dX.sum(axis=0)
         return None
 
     def _torch_positions(self, like):
@@ -259,10 +330,14 @@ class TransformerEncoder(Layer):
             cache[key] = torch.as_tensor(table, device=like.device).to(like.dtype)
         return cache[key]
 
-    def torch_forward(self, x, params):
+    def torch_forward(self, x, params, train=False):
         import torch
         import torch.nn.functional as F
 
+        rate = self.dropout if train else 0.0
+        gen = getattr(self, "_torch_gen", None)
+        if not self._tokens:
+            return self._torch_blocks(x @ params["Win"] + params["bin"], None, params, rate, gen)
         ids = x.long()
         valid = ids != PAD
         lengths = valid.sum(dim=1)
@@ -273,27 +348,44 @@ class TransformerEncoder(Layer):
         else:
             T = max(1, int(lengths.max()))
         ids, valid = ids[:, :T], valid[:, :T]
-        n, d, H = ids.shape[0], self.d_model, self.n_heads
+        return self._torch_blocks(params["E"][ids.clamp(min=0)], valid, params, rate, gen)
+
+    def _torch_blocks(self, X, valid, params, rate, gen):
+        """Positions, encoder blocks and mean pooling in torch (``valid=None``: no padding)."""
+        import torch
+        import torch.nn.functional as F
+
+        train = rate > 0.0
+        n, T, d, H = X.shape[0], X.shape[1], self.d_model, self.n_heads
         Dh = d // H
-        X = params["E"][ids.clamp(min=0)]
         if self.positional == "learned":
             X = X + params["P"][:T]
         else:
             X = X + self._torch_positions(X)[:T]
-        # empty rows would have no visible key (NaN in SDPA): let them see everything; they
-        # are dropped by the pooling anyway
-        keys = valid | (lengths == 0)[:, None]
-        mask = keys[:, None, None, :]
-        if self.causal:
-            mask = mask & torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
+        if valid is None:
+            mask = None
+            if self.causal:
+                mask = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
+        else:
+            lengths = valid.sum(dim=1)
+            # empty rows would have no visible key (NaN in SDPA): let them see everything;
+            # they are dropped by the pooling anyway
+            keys = valid | (lengths == 0)[:, None]
+            mask = keys[:, None, None, :]
+            if self.causal:
+                mask = mask & torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
         for layer in range(self.n_layers):
             w = {k: params[f"{layer}.{k}"] for k in _BLOCK}
             qkv = (X @ w["Wqkv"] + w["bqkv"]).view(n, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
             o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
             o = o.transpose(1, 2).reshape(n, T, d)
-            X = F.layer_norm(X + o @ w["Wo"] + w["bo"], (d,), w["g1"], w["b1"], _LN_EPS)
-            f = torch.relu(X @ w["W1"] + w["c1"]) @ w["W2"] + w["c2"]
+            a = torch_dropout(o @ w["Wo"] + w["bo"], rate, train, gen)
+            X = F.layer_norm(X + a, (d,), w["g1"], w["b1"], _LN_EPS)
+            h = torch_dropout(torch.relu(X @ w["W1"] + w["c1"]), rate, train, gen)
+            f = torch_dropout(h @ w["W2"] + w["c2"], rate, train, gen)
             X = F.layer_norm(X + f, (d,), w["g2"], w["b2"], _LN_EPS)
+        if valid is None:
+            return X.mean(dim=1)
         vm = valid.to(X.dtype)[:, :, None]
         return (X * vm).sum(dim=1) / lengths.clamp(min=1).to(X.dtype)[:, None]
 
@@ -306,6 +398,7 @@ _TRANSFORMER_CONSTRAINTS = {
     "dim_feedforward": [Interval(numbers.Integral, 1, None, closed="left")],
     "positional": [Options(frozenset({"sinusoidal", "learned"}))],
     "causal": ["boolean"],
+    "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
     "vocab_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
     "max_len": [Interval(numbers.Integral, 1, None, closed="left")],
 }
@@ -313,13 +406,22 @@ _TRANSFORMER_CONSTRAINTS = {
 
 @register
 class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimatorBase):
-    __doc__ = """Transformer-encoder classifier for token sequences on maaskit's kernels.
+    __doc__ = """Transformer-encoder classifier for token or continuous sequences on maaskit's kernels.
 
-    Embeddings plus positional encoding, ``n_layers`` post-norm encoder blocks (multi-head
+    Embeddings (token input) or a linear projection of each step (continuous input) plus
+    positional encoding, ``n_layers`` post-norm encoder blocks (multi-head
     self-attention ``softmax(Q K^T / sqrt(d_k)) V`` with the residual ``h = Attention + h``,
     layer norm, ReLU feed-forward), mean pooling over the real tokens and a linear head with
-    a fused softmax cross-entropy loss. ``X`` is a list of int lists (token ids, e.g. from a
-    vocabulary lookup) or a 2-D int array padded with trailing ``-1``.
+    a fused softmax cross-entropy loss. ``X`` is either
+
+    * token ids: a list of int lists (e.g. from a vocabulary lookup) or a 2-D *integer*
+      array padded with trailing ``-1``; or
+    * continuous sequences: a float array of shape ``(n_samples, n_steps, n_features)``
+      (watch-time series, sensor or audio features), or a 2-D float array read as
+      ``n_steps`` scalar steps, as :class:`RNNClassifier` does.
+
+    The first fit decides the layout (integer data or ``vocab_size`` set: tokens; otherwise
+    continuous) and later calls must use the same one.
 
     Parameters
     ----------
@@ -335,11 +437,14 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         Positional encoding.
     causal : bool, default=False
         Attend only to earlier positions (a session model that must not see the future).
+    dropout : float, default=0.0
+        Inverted-dropout rate in every encoder block (attention output, feed-forward hidden
+        units and output), active only in training; masks are drawn from ``random_state``.
     vocab_size : int or None, default=None
         Number of known token ids; ``None`` takes ``max id + 1`` of the first fit. Larger
-        ids share one out-of-vocabulary embedding.
+        ids share one out-of-vocabulary embedding. Setting it forces token input.
     max_len : int, default=256
-        Longest accepted sequence; a longer one raises a ``ValueError``.
+        Longest accepted sequence (tokens or steps); a longer one raises a ``ValueError``.
     solver : {"sgd", "adam", "adamw"}, default="adam"
         Optimizer (one fused update of the flat parameter buffer per mini-batch).
     alpha : float, default=0.0001
@@ -390,11 +495,13 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
-        Padded sequence width (``max_len_``).
+        Padded sequence width (``max_len_``) for tokens; steps per sequence for continuous
+        input.
     max_len_ : int
-        Padded sequence width.
-    vocab_size_ : int
-        Known token ids; the embedding table has one more (out-of-vocabulary) row.
+        Padded sequence width (tokens) or steps per sequence (continuous input).
+    vocab_size_ : int or None
+        Known token ids (the embedding table has one more, out-of-vocabulary, row);
+        ``None`` for continuous input.
     n_outputs_ : int
         Number of classes.
 """ + _NETWORK_ATTRS + """
@@ -418,8 +525,9 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
 
     def __init__(self, d_model: int = 64, n_heads: int = 4, *, n_layers: int = 2,
                  dim_feedforward: int = 128, positional: str = "sinusoidal", causal: bool = False,
-                 vocab_size=None, max_len: int = 256, solver: str = "adam", alpha: float = 0.0001,
-                 batch_size=32, learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 dropout: float = 0.0, vocab_size=None, max_len: int = 256, solver: str = "adam",
+                 alpha: float = 0.0001, batch_size=32, learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001,
                  power_t: float = 0.5, max_iter: int = 50, shuffle: bool = True, random_state=None,
                  tol: float = 1e-4, verbose=False, warm_start: bool = False, momentum: float = 0.9,
                  nesterovs_momentum: bool = True, early_stopping: bool = False,
@@ -432,6 +540,7 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         self.dim_feedforward = dim_feedforward
         self.positional = positional
         self.causal = causal
+        self.dropout = dropout
         self.vocab_size = vocab_size
         self.max_len = max_len
         self.solver = solver
@@ -458,7 +567,29 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
         self.backend = backend
 
     def _token_input(self) -> bool:
-        return True
+        # while the first fit validates its input, the layout it chose; afterwards the
+        # fitted one (vocab_size_ is None for continuous input)
+        chosen = self.__dict__.get("_layout_tokens")
+        if chosen is not None:
+            return chosen
+        return getattr(self, "vocab_size_", None) is not None
+
+    def _validate_input(self, X, y="no_validation", *, reset: bool):
+        if not reset:
+            return super()._validate_input(X, y, reset=reset)
+        self._layout_tokens = self.vocab_size is not None or _looks_like_tokens(X)
+        try:
+            out = super()._validate_input(X, y, reset=reset)
+        finally:
+            del self._layout_tokens
+        if self.vocab_size_ is None:  # continuous: (n, T, d) with T fixed by the first fit
+            T = int((out if isinstance(y, str) else out[0]).shape[1])
+            if T > self.max_len:
+                raise ValueError(
+                    f"{self._where('fit')}: sequences must be at most max_len={self.max_len} steps "
+                    f"long; got {T!r} steps. Shorten the sequences or raise max_len.")
+            self.max_len_ = T
+        return out
 
     def _serial_blas(self) -> bool:
         # The attention and layer-norm kernels run their own OpenMP team; a threaded BLAS
@@ -470,17 +601,24 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
             raise ValueError(
                 f"TransformerClassifier.fit: d_model must be divisible by n_heads; got "
                 f"d_model={self.d_model!r} and n_heads={self.n_heads!r}.")
-        enc = TransformerEncoder(self.vocab_size_ + 1, self.max_len_, self.d_model, self.n_heads,
-                                 self.n_layers, self.dim_feedforward, self.positional, self.causal)
+        n_tokens = None if self.vocab_size_ is None else self.vocab_size_ + 1
+        enc = TransformerEncoder(n_tokens, self.max_len_, self.d_model, self.n_heads,
+                                 self.n_layers, self.dim_feedforward, self.positional, self.causal,
+                                 self.dropout)
         return [enc, Dense(n_outputs, "identity")]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
 
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, initialising the model on the first call.
 
         Parameters
         ----------
-        X : list of int lists or array-like of shape (n_samples, length) of int
-            Token sequences.
+        X : list of int lists, or array-like of shape (n_samples, length) or (n_samples, n_steps, n_features)
+            Token sequences or continuous sequences.
         y : array-like of shape (n_samples,)
             Labels.
         classes : array-like of shape (n_classes,), default=None
@@ -498,8 +636,8 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
 
         Parameters
         ----------
-        X : list of int lists or array-like of shape (n_samples, length) of int
-            Token sequences.
+        X : list of int lists, or array-like of shape (n_samples, length) or (n_samples, n_steps, n_features)
+            Token sequences or continuous sequences.
 
         Returns
         -------
@@ -513,8 +651,8 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
 
         Parameters
         ----------
-        X : list of int lists or array-like of shape (n_samples, length) of int
-            Token sequences.
+        X : list of int lists, or array-like of shape (n_samples, length) or (n_samples, n_steps, n_features)
+            Token sequences or continuous sequences.
 
         Returns
         -------
@@ -522,3 +660,25 @@ class TransformerClassifier(SequenceInputMixin, ClassifierMixin, NeuralEstimator
             Predicted labels.
         """
         return self._predict_label(X)
+
+
+def _looks_like_tokens(X) -> bool:
+    """Whether first-fit input is token ids: int lists, or an integer array.
+
+    Anything else (float arrays, sparse matrices, objects) goes to the continuous path,
+    whose validation gives scikit-learn's usual messages.
+    """
+    if _is_ragged_sequences(X):
+        for seq in X:
+            a = np.asarray(seq)
+            if a.size:
+                return bool(np.issubdtype(a.dtype, np.integer))
+        return True
+    if hasattr(X, "dtypes"):  # DataFrame: integer columns only
+        return all(np.issubdtype(np.dtype(t), np.integer) for t in X.dtypes)
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):  # sparse: rejected on the continuous path
+        return False
+    try:
+        return bool(np.issubdtype(np.asarray(X).dtype, np.integer))
+    except (TypeError, ValueError):
+        return False
