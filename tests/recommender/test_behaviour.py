@@ -1,0 +1,148 @@
+"""Issue 16: one behaviour for ids, columns, scores and shapes, whatever the algorithm."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from maaskit import Recommender
+from maaskit.exceptions import ColdStartWarning, UnknownIdError
+from maaskit.recommender import ALS, MatrixFactorization
+
+
+@pytest.fixture
+def int_ratings() -> pd.DataFrame:
+    rng = np.random.RandomState(0)
+    users = rng.randint(1, 31, size=400)
+    items = rng.randint(100, 140, size=400)
+    return pd.DataFrame({"user": users, "item": items,
+                         "rating": rng.randint(1, 6, size=400).astype(float)}).drop_duplicates(["user", "item"])
+
+
+# ---------------------------------------------------------------- 2: one id rule
+def test_str_id_on_int_model_is_unknown_and_the_warning_says_why(int_ratings):
+    model = MatrixFactorization(max_iter=2, random_state=0).fit(int_ratings)
+    with pytest.warns(ColdStartWarning, match=r"'1' is a str; the model's user ids are int\."):
+        model.recommend("1", n=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.recommend(1, n=3)  # the int id is known: no warning
+    with pytest.warns(ColdStartWarning) as record:
+        model.recommend(99999, n=3)
+    assert "is a str" not in str(record[0].message)  # no hint when no type would match
+    with pytest.warns(ColdStartWarning):
+        frame = model.recommend(pd.Series(["1"]), n=3, output="pandas")
+    assert frame["fallback"].all()
+
+
+def test_int_id_on_str_model_says_why(block_interactions):
+    model = ALS(n_factors=4, max_iter=2, random_state=0).fit(
+        block_interactions.assign(user=block_interactions.user.str[1:]))
+    with pytest.warns(ColdStartWarning, match=r"^ALS.recommend: .*3 is an int; the model's user ids are str\."):
+        model.recommend([3], n=2)
+    with pytest.raises(UnknownIdError) as info:
+        model.similar_items("i99", n=2)
+    assert "is a" not in str(info.value)  # no other type would match: the plain message
+    items_int = block_interactions.assign(item=block_interactions.item.str[1:].astype(int))
+    model = ALS(n_factors=4, max_iter=2, random_state=0).fit(items_int)
+    with pytest.raises(UnknownIdError, match=r"'3' is a str; the model's item ids are int\."):
+        model.similar_items("3", n=2)
+    with pytest.warns(ColdStartWarning, match=r"'3' is a str; the model's item ids are int\."):
+        model.predict(pd.DataFrame({"user": ["u1"], "item": ["3"]}))
+
+
+def test_a_bool_is_not_an_int_id(int_ratings):
+    model = MatrixFactorization(max_iter=1, random_state=0).fit(int_ratings)
+    assert model.user_index_.lookup([True, 1]).tolist()[0] == -1
+    assert model.user_index_.lookup([True, 1]).tolist()[1] >= 0
+
+
+# ---------------------------------------------------------------- 12: n is capped
+def test_n_is_capped_to_the_recommendable_items(int_ratings):
+    model = MatrixFactorization(max_iter=2, random_state=0).fit(int_ratings)
+    n_items = model.n_items_
+    seen = int((int_ratings.user == 1).sum())
+    ids, scores = model.recommend(1, n=5000)
+    assert ids.shape == scores.shape == (n_items - seen,)  # one user: only real items
+    assert np.isfinite(scores).all() and None not in list(ids)
+    assert not set(ids) & set(int_ratings.item[int_ratings.user == 1])
+    ids, scores = model.recommend(1, n=n_items, exclude_seen=False)
+    assert ids.shape == (n_items,) and np.isfinite(scores).all()
+    # A batch is a padded rectangle: short rows end in (None, NaN), never -inf.
+    counts = int_ratings.groupby("user").size()
+    few, many = counts.idxmin(), counts.idxmax()
+    ids, scores = model.recommend([few, many], n=5000)
+    assert ids.shape == scores.shape == (2, n_items - counts.min())
+    assert not np.isneginf(scores).any()
+    short = n_items - counts.max()
+    assert np.isnan(scores[1, short:]).all() and all(i is None for i in ids[1, short:])
+    assert np.isfinite(scores[1, :short]).all() and np.isfinite(scores[0]).all()
+    frame = model.recommend(pd.Series([few, many]), n=5000)
+    assert len(frame) == (n_items - counts.min()) + short  # ragged: real rows only
+    assert frame["score"].notna().all()
+
+
+# ---------------------------------------------------------------- 11: one meaning per column
+def test_fallback_rows_do_not_put_counts_in_the_score_column(int_ratings):
+    model = MatrixFactorization(max_iter=2, random_state=0).fit(int_ratings)
+    with pytest.warns(ColdStartWarning):
+        frame = model.recommend(pd.Series([1, 12345]), n=5)
+    known, cold = frame[~frame.fallback], frame[frame.fallback]
+    assert known["score"].between(0, 10).all() and known["popularity"].isna().all()
+    assert cold["score"].isna().all()
+    counts = int_ratings.item.value_counts()
+    assert cold["popularity"].tolist() == counts.loc[cold["item"]].astype(float).tolist()
+    assert cold["popularity"].is_monotonic_decreasing
+    with pytest.warns(ColdStartWarning):
+        ids, scores = model.recommend(12345, n=5)
+    assert np.isnan(scores).all() and list(ids) == cold["item"].tolist()
+
+
+def test_partial_fit_user_scores_are_not_clipped_into_ties(int_ratings):
+    model = MatrixFactorization(max_iter=5, random_state=0).fit(int_ratings)
+    # A newcomer who gives 5 to everything is predicted above 5 for many items.
+    items = int_ratings.item.unique()[:15]
+    model.partial_fit(pd.DataFrame({"user": 999, "item": items, "rating": 5.0}))
+    _, scores = model.recommend(999, n=20)
+    assert len(np.unique(scores)) == len(scores)
+    pred = model.predict(pd.DataFrame({"user": 999, "item": items[:3]}))
+    assert pred.max() <= 5.0  # predict still answers in the rating range
+
+
+# ---------------------------------------------------------------- 9: column names
+def test_a_score_column_names_the_front_door_and_the_fix(int_ratings):
+    frame = int_ratings.rename(columns={"rating": "score"})
+    with pytest.raises(ValueError, match=r"^Recommender \(auto\)\.fit: unknown column\(s\) \['score'\]") as info:
+        Recommender(random_state=0).fit(frame)
+    assert "df.rename(columns={'score': 'rating'})" in str(info.value)
+    assert "Recommender(columns={'rating': 'score'})" in str(info.value)
+    # Used directly, an algorithm says its own name and still suggests the rename.
+    with pytest.raises(ValueError, match=r"^ALS\.fit: .*df\.rename\(columns=\{'stars': 'rating'\}\)"):
+        ALS().fit(int_ratings.rename(columns={"rating": "stars"}))
+
+
+def test_columns_mapping_is_accepted_everywhere(int_ratings):
+    mine = int_ratings.rename(columns={"user": "customer", "item": "film", "rating": "stars"})
+    model = Recommender(max_iter=2, random_state=0,
+                        columns={"user": "customer", "item": "film", "rating": "stars"}).fit(mine)
+    assert model.algorithm_ == "mf"  # the renamed column still means explicit ratings
+    ref = Recommender(max_iter=2, random_state=0).fit(int_ratings)
+    np.testing.assert_allclose(model.predict(mine.head(5)), ref.predict(int_ratings.head(5)))
+    assert np.isfinite(model.score(mine))
+    model.partial_fit(mine.head(3))
+    with pytest.raises(ValueError, match=r"columns maps to \['nope'\]"):
+        Recommender(columns={"rating": "nope"}).fit(mine)
+
+
+def test_headerless_frame_gets_the_same_help(int_ratings):
+    bare = pd.DataFrame(int_ratings.assign(ts=0).to_numpy())
+    with pytest.raises(ValueError, match=r"^Recommender \(auto\)\.fit: .*no column names \(columns \[0, 1, 2, 3\]\)") as info:
+        Recommender().fit(bare)
+    assert "df.columns = ['user', 'item', 'rating', 'timestamp']" in str(info.value)
+    fixed = {"user": 0, "item": 1, "rating": 2, "timestamp": 3}
+    assert f"Recommender(columns={fixed!r})" in str(info.value)
+    model = Recommender(max_iter=1, random_state=0, columns=fixed).fit(bare)
+    assert model.algorithm_ == "mf"
