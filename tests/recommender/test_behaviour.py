@@ -146,3 +146,51 @@ def test_headerless_frame_gets_the_same_help(int_ratings):
     assert f"Recommender(columns={fixed!r})" in str(info.value)
     model = Recommender(max_iter=1, random_state=0, columns=fixed).fit(bare)
     assert model.algorithm_ == "mf"
+
+
+# ---------------------------------------------------------------- 6: model selection by name
+def test_set_params_by_algorithm_name_keeps_the_sklearn_contract():
+    from sklearn.base import clone
+
+    model = Recommender("als").set_params(regularization=0.5, n_factors=8)
+    assert model.params == {"regularization": 0.5} and model.n_factors == 8
+    assert model.get_params()["regularization"] == 0.5
+    assert "regularization" not in model.get_params(deep=False)
+    again = clone(model)
+    assert again.params == {"regularization": 0.5} and again.params is not model.params
+    with pytest.raises(ValueError, match=r"Invalid parameter 'regularisation' for estimator Recommender\('als'\)"):
+        Recommender("als").set_params(regularisation=0.5)
+    with pytest.raises(ValueError, match="Invalid parameter 'reg_all'"):
+        Recommender().set_params(reg_all=0.5)  # auto: a parameter of no algorithm
+
+
+def test_grid_search_by_name_with_a_ranking_scorer(block_interactions):
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from maaskit.metrics import get_scorer
+
+    plays = block_interactions[["user", "item"]]
+    search = GridSearchCV(Recommender("als", n_factors=4, max_iter=3, random_state=0),
+                          {"regularization": [0.01, 10.0]},
+                          scoring=get_scorer(["ndcg@5", "precision@3"]), refit="ndcg@5",
+                          cv=KFold(3, shuffle=True, random_state=0))
+    search.fit(plays)
+    ndcg = search.cv_results_["mean_test_ndcg@5"]
+    assert np.all((ndcg >= 0) & (ndcg <= 1)) and ndcg.max() > 0.2
+    assert search.best_estimator_.estimator_.regularization in (0.01, 10.0)
+
+
+def test_rating_scorers_are_negated_errors(int_ratings):
+    from sklearn.model_selection import cross_val_score
+
+    from maaskit.metrics import get_scorer, rmse
+
+    model = Recommender(max_iter=3, random_state=0).fit(int_ratings)
+    assert get_scorer("rmse")(model, int_ratings) == pytest.approx(
+        -rmse(int_ratings.rating, model.predict(int_ratings)))
+    assert get_scorer("rmse")(model, int_ratings) == pytest.approx(model.score(int_ratings))
+    scores = cross_val_score(Recommender(max_iter=3, random_state=0), int_ratings,
+                             scoring=get_scorer("neg_mae"), cv=3)
+    assert np.all(scores < 0) and np.all(scores > -3)
+    with pytest.raises(ValueError, match=r"name must be one of .*got 'ndcg@0'"):
+        get_scorer("ndcg@0")

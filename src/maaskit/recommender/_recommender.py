@@ -105,6 +105,63 @@ class Recommender(PersistableMixin, BaseEstimator):
         self.params = params
         self.columns = columns
 
+    # ------------------------------------------------------------------ algorithm params by name
+    # ``Recommender("als").set_params(regularization=0.5)`` and ``GridSearchCV(param_grid=
+    # {"regularization": [...]})``: a name that is a hyper-parameter of an algorithm (and not
+    # of Recommender) is stored in ``params``, so that ``clone`` (which rebuilds from
+    # ``get_params(deep=False)``) keeps it. ``get_params(deep=True)`` lists them flat too.
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this Recommender; with ``deep``, also the entries of ``params``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the algorithm's hyper-parameters set through ``params`` (or by name
+            with :meth:`set_params`) as top-level names.
+
+        Returns
+        -------
+        params : dict
+        """
+        out = super().get_params(deep=False)
+        if deep and isinstance(self.params, dict):
+            for key, value in self.params.items():
+                out.setdefault(key, value)
+        return out
+
+    def set_params(self, **params: Any) -> "Recommender":
+        """Set parameters of the Recommender or, by name, of its algorithm.
+
+        ``Recommender("als").set_params(regularization=0.5)`` is the same as
+        ``Recommender("als", params={"regularization": 0.5})``.
+
+        Parameters
+        ----------
+        **params
+            Recommender parameters, or hyper-parameters of the chosen algorithm (of any
+            algorithm while ``algorithm="auto"``).
+
+        Returns
+        -------
+        self : Recommender
+        """
+        own = set(super().get_params(deep=False))
+        inner = {k: v for k, v in params.items() if k not in own}
+        super().set_params(**{k: v for k, v in params.items() if k in own})
+        if inner:
+            algos = _algorithms()
+            names = [self.algorithm] if self.algorithm in algos else list(algos)
+            valid = set().union(*(algos[a]().get_params(deep=False) for a in names))
+            unknown = sorted(set(inner) - valid)
+            if unknown:
+                which = f"Recommender({self.algorithm!r})"
+                raise ValueError(
+                    f"Invalid parameter {unknown[0]!r} for estimator {which}. Valid parameters "
+                    f"are: {sorted(own | valid)!r}."
+                )
+            self.params = {**(self.params or {}), **inner}
+        return self
+
     # ------------------------------------------------------------------ column names
     def _frame(self, X: Any, method: str) -> Any:
         """Rename a DataFrame's columns to the standard roles and check them.
