@@ -194,3 +194,44 @@ def test_rating_scorers_are_negated_errors(int_ratings):
     assert np.all(scores < 0) and np.all(scores > -3)
     with pytest.raises(ValueError, match=r"name must be one of .*got 'ndcg@0'"):
         get_scorer("ndcg@0")
+
+
+# ---------------------------------------------------------------- 10: any rating scale
+@pytest.fixture(scope="module")
+def movielens(shared_data_home):
+    from maaskit.datasets import load_movielens, make_interactions
+
+    home = shared_data_home
+    if home is not None and (home / "ml-100k" / "u.data").exists():
+        df = load_movielens("100k", data_home=home)
+    else:
+        df = make_interactions(943, 1682, 100_000, random_state=0)
+    return df[["user", "item", "rating"]]
+
+
+@pytest.mark.parametrize("cls, kw", [(MatrixFactorization, {}), ("SVDpp", {"max_iter": 4})],
+                         ids=["MatrixFactorization", "SVDpp"])
+def test_training_is_invariant_to_the_rating_scale(cls, kw, movielens):
+    from maaskit.metrics import rmse
+    from maaskit.model_selection import filter_test_to_train, random_split
+    from maaskit.recommender import SVDpp
+
+    cls = SVDpp if cls == "SVDpp" else cls
+    train, test = random_split(movielens, test_size=0.2, random_state=0)
+    test = filter_test_to_train(train, test)
+    errs = []
+    for factor in (1, 20):  # 1-5 stars, then 20-100 points
+        model = cls(random_state=0, n_jobs=1, **kw).fit(train.assign(rating=train.rating * factor))
+        assert model.rating_unit_ == factor
+        errs.append(rmse(test.rating.to_numpy() * factor, model.predict(test)) / factor)
+    assert errs[0] < 1.0
+    assert errs[1] == pytest.approx(errs[0], rel=1e-3)
+    # partial_fit trains in the same units: a newcomer on the 0-100 scale stays finite.
+    model.partial_fit(pd.DataFrame({"user": -1, "item": test.item.iloc[:5], "rating": 100.0}))
+    assert np.isfinite(model.recommend(-1, n=5)[1]).all()
+
+
+def test_als_on_a_100_point_scale_stays_finite(movielens):
+    scaled = movielens.head(20_000).assign(rating=movielens.rating.head(20_000) * 20)
+    model = ALS(n_factors=8, max_iter=3, random_state=0).fit(scaled)
+    assert np.isfinite(model.user_factors_).all() and np.isfinite(model.item_factors_).all()
