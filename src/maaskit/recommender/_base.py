@@ -27,6 +27,7 @@ from ..utils._ids import IdIndex, _as_1d, id_type_hint
 from ..utils._warnings import warn_user
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils.validation import Interactions, check_interactions, check_pairs
+from ..utils._warnings import user_stacklevel
 
 # Constraints of the hyper-parameters every trainable recommender shares.
 COMMON_CONSTRAINTS: dict[str, list] = {
@@ -123,7 +124,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
                 # quietly for algorithms without a device path.)
                 warnings.warn(
                     f"{where}: {self._name} has no CUDA kernels yet; training on the CPU.",
-                    DeviceWarning, stacklevel=3,
+                    DeviceWarning, stacklevel=user_stacklevel(),
                 )
             self.device_ = "cpu"
         self.backend_ = resolve_backend(self._algorithm_kernel(), backend, where)
