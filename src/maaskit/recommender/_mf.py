@@ -32,13 +32,12 @@ class _RatingFactorModel(BaseRecommender):
     @staticmethod
     def _rating_unit(values: np.ndarray) -> float:
         # SGD's step sizes and regularisation were tuned on 1-5 stars: training runs on
-        # ratings divided by this unit (the rating range over 4), so that 0-100 scores train
-        # exactly as 0-4 stars would instead of diverging at epoch 1. It is 1.0 on 1-5 stars,
-        # where nothing changes.
-        lo, hi = float(values.min()), float(values.max())
-        if hi > lo:
-            return (hi - lo) / 4.0
-        return max(abs(hi) / 5.0, 1.0)  # one distinct rating: only its size matters
+        # ratings divided by this unit (the largest absolute rating over 5), so that 0-100
+        # scores train exactly as 0-5 stars would instead of diverging at epoch 1. It is 1.0
+        # on 1-5 stars (and on any data topping out at 5), where nothing changes. A unit from
+        # the observed range would rescale a 4-5-only sample by 4.
+        top = float(np.abs(values).max()) if len(values) else 0.0
+        return top / 5.0 if top > 0 else 1.0
 
     def _rescale(self, factor: float) -> None:
         """Multiply the model's predictions by ``factor`` (to and from training units)."""
@@ -169,8 +168,8 @@ class MatrixFactorization(_RatingFactorModel):
     rating_range_ : list of float
         ``[min, max]`` training rating; predictions are clipped to it.
     rating_unit_ : float
-        Training runs on ratings divided by this (the rating range over 4, so 1.0 on 1-5
-        stars): the model trains the same on any rating scale. Everything it reports is in
+        Training runs on ratings divided by this (the largest absolute rating over 5, so
+        1.0 on 1-5 stars): the model trains the same on any rating scale. Everything it reports is in
         the original scale.
     train_rmse_ : float
         Training RMSE seen during the last epoch, in training units (ratings divided by

@@ -76,8 +76,8 @@ class SVDpp(_RatingFactorModel):
     item_bias_ : ndarray of shape (n_items_,), float32
         Item biases ``b_i``.
     rating_unit_ : float
-        Training runs on ratings divided by this (the rating range over 4; 1.0 on 1-5
-        stars); everything reported is in the original scale.
+        Training runs on ratings divided by this (the largest absolute rating over 5; 1.0
+        on 1-5 stars); everything reported is in the original scale.
     global_mean_ : float
         Mean training rating ``mu``.
     rating_range_ : list of float
