@@ -235,3 +235,12 @@ def test_als_on_a_100_point_scale_stays_finite(movielens):
     scaled = movielens.head(20_000).assign(rating=movielens.rating.head(20_000) * 20)
     model = ALS(n_factors=8, max_iter=3, random_state=0).fit(scaled)
     assert np.isfinite(model.user_factors_).all() and np.isfinite(model.item_factors_).all()
+
+
+def test_the_id_hint_works_on_plain_collections_too():
+    # The server keeps its ids in dicts: the same sentence from the same helper.
+    from maaskit.utils._ids import id_type_hint
+
+    assert id_type_hint({1: 0, 2: 1}, ["1"], "user") == "'1' is a str; the model's user ids are int."
+    assert id_type_hint({"7", "8"}, [7], "item") == "7 is an int; the model's item ids are str."
+    assert id_type_hint({1, 2}, ["3"], "user") == ""

@@ -204,7 +204,7 @@ def _article(name: str) -> str:
     return "an" if name[:1] in "aeiou" else "a"
 
 
-def id_type_hint(index: IdIndex, unknown: Any) -> str:
+def id_type_hint(known: Any, unknown: Any, kind: str | None = None) -> str:
     """Say when an unknown id would be known under another type (``'1'`` for ``1``).
 
     The id rule of maaskit, in the library and the server alike: an id matches only an id of
@@ -213,10 +213,12 @@ def id_type_hint(index: IdIndex, unknown: Any) -> str:
 
     Parameters
     ----------
-    index : IdIndex
+    known : IdIndex, or a set, dict or array of ids
         The model's user or item ids.
     unknown : array-like
-        Ids that the index does not know.
+        Ids that ``known`` does not hold.
+    kind : str, default=None
+        ``"user"`` or ``"item"``; defaults to ``known.kind`` for an IdIndex, else ``"id"``.
 
     Returns
     -------
@@ -224,10 +226,24 @@ def id_type_hint(index: IdIndex, unknown: Any) -> str:
         ``"'1' is a str; the model's user ids are int."``, or ``""`` when no unknown id would
         match under the other type.
     """
-    known_kind = index.ids.dtype.kind
-    if known_kind in "iu":
+    if isinstance(known, IdIndex):
+        kind = kind or known.kind
+        ids = known.ids
+
+        def holds(v: Any) -> bool:
+            return bool(known.lookup([v])[0] >= 0)
+    else:
+        ids = np.asarray(list(known) if isinstance(known, (set, frozenset, dict)) else known, dtype=object)
+
+        def holds(v: Any) -> bool:
+            return v in known if isinstance(known, (set, frozenset, dict)) else bool(np.any(ids == v))
+    kind = kind or "id"
+    if len(ids) == 0:
+        return ""
+    sample = [_py(v) for v in ids[:1000]]
+    if all(_type_name(v) == "int" for v in sample):
         known_type = "int"
-    elif len(index) and all(isinstance(v, (str, np.str_)) for v in index.ids[:1000]):
+    elif all(_type_name(v) == "str" for v in sample):
         known_type = "str"
     else:
         return ""
@@ -243,9 +259,8 @@ def id_type_hint(index: IdIndex, unknown: Any) -> str:
                 alt = int(text)
         elif known_type == "str" and got == "int":
             alt = str(int(value))
-        if alt is not None and index.lookup([alt])[0] >= 0:
-            return (f"{value!r} is {_article(got)} {got}; the model's {index.kind} ids are "
-                    f"{known_type}.")
+        if alt is not None and holds(alt):
+            return f"{value!r} is {_article(got)} {got}; the model's {kind} ids are {known_type}."
     return ""
 
 
