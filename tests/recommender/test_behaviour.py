@@ -244,3 +244,11 @@ def test_the_id_hint_works_on_plain_collections_too():
     assert id_type_hint({1: 0, 2: 1}, ["1"], "user") == "'1' is a str; the model's user ids are int."
     assert id_type_hint({"7", "8"}, [7], "item") == "7 is an int; the model's item ids are str."
     assert id_type_hint({1, 2}, ["3"], "user") == ""
+
+
+def test_score_when_users_have_fewer_unseen_items_than_k():
+    # recommend caps n, so score's top-10 may be narrower than 10 (4 items, 3 seen).
+    plays = pd.DataFrame({"user": ["a"] * 3 + ["b"] * 3 + ["c"],
+                          "item": ["w", "x", "y", "x", "y", "z", "w"]})
+    model = ALS(n_factors=2, max_iter=2, random_state=0).fit(plays)
+    assert 0.0 <= model.score(pd.DataFrame({"user": ["a", "c"], "item": ["z", "x"]})) <= 1.0

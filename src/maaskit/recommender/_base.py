@@ -360,8 +360,10 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         users = np.array(list(groups.groups.keys()), dtype=object)
         truth = [g.to_numpy() for _, g in groups]
         k = min(10, self.n_items_)
-        ids, _ = self.recommend(users, n=k, exclude_seen=True, output="numpy")
-        return float(ndcg_at_k(truth, ids, k=k))
+        ids, scores = self.recommend(users, n=k, exclude_seen=True, output="numpy")
+        ids, scores = np.atleast_2d(ids), np.atleast_2d(scores)
+        # recommend caps the width to what the users can still be recommended.
+        return float(ndcg_at_k(truth, ids, k=min(k, ids.shape[1]), mask=np.isfinite(scores)))
 
     # ------------------------------------------------------------------ recommend
     def recommend(self, users: Any = None, n: int = 10, *, exclude_seen: bool = True,
