@@ -8,7 +8,8 @@ the *train* parts of the other two sets, never on the test data used here):
 3. sentiment-zh (ChnSentiCorp, 7,765 reviews): 5-fold stratified CV (seed 0).
 
 Baseline: ``TfidfVectorizer`` (word 1-2 grams for English, char 1-2 grams for Chinese) +
-``LogisticRegression(max_iter=1000)``. Accuracy, and total train and predict time over
+``LogisticRegression(max_iter=1000)``. Accuracy, expected calibration error (ECE, top-label
+confidence, 10 bins; maaskit with and without its temperature calibration), and total train and predict time over
 the folds. Numba compile time is paid by a warm-up fit and reported separately.
 
 Usage: ``python benchmarks/bench_sentiment.py [--quick]`` (``--quick``: 2 folds).
@@ -46,6 +47,15 @@ def baseline(lang: str):
     return make_pipeline(vec, LogisticRegression(max_iter=1000))
 
 
+def ece(proba, y, classes, bins: int = 10) -> float:
+    """Expected calibration error of the top-label confidence (10 equal-width bins)."""
+    conf = proba.max(axis=1)
+    hit = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    return float(sum(abs(conf[which == b].mean() - hit[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
+
+
 def evaluate(make, Xtr, ytr, Xte, yte):
     t = time.perf_counter()
     model = make().fit(Xtr, ytr)
@@ -53,7 +63,8 @@ def evaluate(make, Xtr, ytr, Xte, yte):
     t = time.perf_counter()
     pred = model.predict(Xte)
     t_pred = time.perf_counter() - t
-    return float(np.mean(pred == yte)), t_fit, t_pred
+    proba = model.predict_proba(Xte)
+    return float(np.mean(pred == yte)), t_fit, t_pred, ece(proba, yte, model.classes_)
 
 
 def splits(name: str, n_folds: int):
@@ -79,21 +90,24 @@ def main() -> None:
     t = time.perf_counter()
     SentimentClassifier().fit(["good film", "bad film"], [1, 0]).predict(["good"])
     lines.append(f"warm-up (numba compile or cache load): {time.perf_counter() - t:.2f}s")
-    lines += ["", "| data set | protocol | model | accuracy | train (s) | predict (s) | acc. diff vs baseline |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| data set | protocol | model | accuracy | ECE | train (s) | predict (s) | acc. diff vs baseline |",
+              "|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for name, lang in (("sst2", "en"), ("sentiment-en", "en"), ("sentiment-zh", "zh")):
-        res = {"tfidf+LR": [], "maaskit": []}
+        res = {"tfidf+LR": [], "maaskit": [], "maaskit-uncal": []}
         for Xtr, ytr, Xte, yte in splits(name, n_folds):
             res["tfidf+LR"].append(evaluate(lambda: baseline(lang), Xtr, ytr, Xte, yte))
             res["maaskit"].append(evaluate(SentimentClassifier, Xtr, ytr, Xte, yte))
+            res["maaskit-uncal"].append(evaluate(lambda: SentimentClassifier(calibration=None),
+                                                 Xtr, ytr, Xte, yte))
         proto = "train -> test" if name == "sst2" else f"{n_folds}-fold CV"
         base_acc = np.mean([r[0] for r in res["tfidf+LR"]])
         for model, rows in res.items():
             acc = np.mean([r[0] for r in rows])
-            label = "TfidfVectorizer + LogisticRegression" if model == "tfidf+LR" else "SentimentClassifier()"
-            lines.append(f"| {name} | {proto} | {label} | {acc:.4f} | {sum(r[1] for r in rows):.2f} | "
-                         f"{sum(r[2] for r in rows):.3f} | {acc - base_acc:+.4f} |")
+            label = {"tfidf+LR": "TfidfVectorizer + LogisticRegression", "maaskit": "SentimentClassifier()",
+                     "maaskit-uncal": "SentimentClassifier(calibration=None)"}[model]
+            lines.append(f"| {name} | {proto} | {label} | {acc:.4f} | {np.mean([r[3] for r in rows]):.4f} | "
+                         f"{sum(r[1] for r in rows):.2f} | {sum(r[2] for r in rows):.3f} | {acc - base_acc:+.4f} |")
             print(lines[-1], flush=True)
     lines += ["", f"loadavg at end {os.getloadavg()}"]
     print(lines[-1])

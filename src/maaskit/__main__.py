@@ -20,7 +20,8 @@ _SIGNING_HELP = ("file holding the artifact signing key (default: $MAASKIT_SIGNI
                  "unsigned or mis-signed models are refused")
 
 
-def _registry(path: str | None, signing_key_file: str | None = None) -> Any:
+def _registry(path: str | None, signing_key_file: str | None = None, create: bool = True) -> Any:
+    # Reads pass create=False: they name the folder they looked in and leave none behind.
     from maaskit.registry import Registry
 
     key = None
@@ -28,7 +29,7 @@ def _registry(path: str | None, signing_key_file: str | None = None) -> Any:
         key = Path(signing_key_file).read_bytes().strip()
         if not key:
             raise click.BadParameter(f"the signing key file {signing_key_file!r} is empty.")
-    return Registry(path, signing_key=key)
+    return Registry(path, signing_key=key, create=create)
 
 
 def _pairs(values: Sequence[str], what: str, number: bool = False) -> dict:
@@ -108,7 +109,7 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
         est = maaskit.load(model)
     else:
         name, _, ref = model.partition("@")
-        est = _registry(registry).load(name, ref or None)
+        est = _registry(registry, create=False).load(name, ref or None)
     from maaskit.registry._signature import is_recommender
 
     if not is_recommender(est):
@@ -230,7 +231,13 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def models_list(registry: str | None, search: str | None, tag: str | None, as_json: bool) -> int:
     """List models with their latest version and aliases."""
-    rows = _registry(registry).list_models(search=search, tag=tag)
+    from maaskit.registry import ModelNotFoundError
+
+    try:
+        rows = _registry(registry, create=False).list_models(search=search, tag=tag)
+    except ModelNotFoundError as exc:  # no registry folder yet: nothing to list
+        click.echo(f"no models ({exc})")
+        return 0
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return 0
@@ -250,7 +257,7 @@ def models_list(registry: str | None, search: str | None, tag: str | None, as_js
 @click.option("--all", "include_archived", is_flag=True, help="include archived versions")
 def models_show(name: str, registry: str | None, include_archived: bool) -> int:
     """Show every version of NAME as JSON (checksum, tags, metrics, signature, aliases)."""
-    versions = _registry(registry).versions(name, include_archived=include_archived)
+    versions = _registry(registry, create=False).versions(name, include_archived=include_archived)
     if not versions:
         raise click.ClickException(f"no model named {name!r}")
     click.echo(json.dumps([v.to_dict() for v in versions], indent=2))
@@ -338,7 +345,7 @@ def keys_create(scopes: tuple, label: str, registry: str | None) -> int:
 @click.option("--registry", default=None, help=_REGISTRY_HELP)
 def keys_list(registry: str | None) -> int:
     """List API keys (ids, scopes, labels; never secrets)."""
-    for k in _registry(registry).list_keys():
+    for k in _registry(registry, create=False).list_keys():
         state = "revoked" if k.revoked else "active"
         click.echo(f"{k.key_id}  {state:<7}  {','.join(k.scopes):<30}  {k.label}")
     return 0

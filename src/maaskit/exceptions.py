@@ -37,13 +37,17 @@ class UnknownIdError(MaaskitError, KeyError):
         How many ids of that kind the model knows.
     where : str, default=""
         ``"<Estimator>.<method>"`` that raised, for the message.
+    hint : str, default=""
+        A sentence appended to the message, e.g. that ``'1'`` is a str while the model's
+        ids are int (see ``maaskit.utils._ids.id_type_hint``).
     """
 
-    def __init__(self, kind: str, ids: list, n_known: int, where: str = "") -> None:
+    def __init__(self, kind: str, ids: list, n_known: int, where: str = "", hint: str = "") -> None:
         self.kind = kind
         self.ids = list(ids)
         self.n_known = n_known
         self.where = where
+        self.hint = hint
         super().__init__(str(self))
 
     def __str__(self) -> str:  # KeyError would quote the message; we want it plain.
@@ -52,8 +56,9 @@ class UnknownIdError(MaaskitError, KeyError):
         prefix = f"{self.where}: " if self.where else ""
         return (
             f"{prefix}unknown {self.kind} id(s) {shown}{more}; the model knows "
-            f"{self.n_known} {self.kind} ids. Fit or partial_fit with interactions "
-            f"for them first."
+            f"{self.n_known} {self.kind} ids. "
+            + (f"{self.hint} " if self.hint else "")
+            + "Fit or partial_fit with interactions for them first."
         )
 
 

@@ -104,13 +104,21 @@ def _recommend_partition(part: pd.Series, model: Any, n: int, exclude_seen: bool
     uidx = model.user_index_.lookup(user_ids)
     cold = uidx < 0
     m = len(user_ids)
-    ids = np.empty((m, n), dtype=model.item_index_.ids.dtype)
-    scores = np.empty((m, n), dtype=np.float32)
+    n = min(n, model.n_items_ if items is None else len(items))  # capped, as recommend does
+    ids = np.empty((m, n), dtype=object)
+    scores = np.full((m, n), np.nan, dtype=np.float32)
+    popularity = np.full((m, n), np.nan)
+    valid = np.zeros((m, n), dtype=bool)
     if (~cold).any():
         kid, ksc = model.recommend(user_ids[~cold], n=n, exclude_seen=exclude_seen, items=items,
                                    output="numpy")
-        ids[~cold], scores[~cold] = kid, ksc
+        kid, ksc = np.atleast_2d(kid), np.atleast_2d(ksc)
+        # recommend drops empty columns and pads short rows with NaN scores.
+        rows, cols = np.flatnonzero(~cold)[:, None], np.arange(kid.shape[1])
+        ids[rows, cols], scores[rows, cols] = kid, ksc
+        valid[rows, cols] = np.isfinite(ksc)
     if cold.any():
+        # As recommend: ranked by popularity, score NaN, the counts in their own column.
         pop = model.item_popularity_
         cand = None
         if items is not None:
@@ -119,9 +127,8 @@ def _recommend_partition(part: pd.Series, model: Any, n: int, exclude_seen: bool
         order = np.argsort(-pop, kind="stable")[:n]
         codes = order if cand is None else cand[order]
         ids[cold] = model.item_index_.ids[codes]
-        scores[cold] = pop[order]
-    # recommend marks slots without an eligible item by a score of -inf and leaves them out.
-    valid = scores != -np.inf
+        popularity[cold] = pop[order]
+        valid[cold] = True
     rows = np.repeat(np.arange(m), n).reshape(m, n)
     frame = pd.DataFrame({
         "user": user_ids[rows[valid]],
@@ -129,6 +136,7 @@ def _recommend_partition(part: pd.Series, model: Any, n: int, exclude_seen: bool
         "score": scores[valid].astype(np.float64),
         "rank": np.tile(np.arange(1, n + 1), m).reshape(m, n)[valid],
         "fallback": np.repeat(cold, n).reshape(m, n)[valid],
+        "popularity": popularity[valid],
     })
     if part.dtype != object:
         frame["user"] = frame["user"].astype(part.dtype)
@@ -177,7 +185,7 @@ def recommend_batch(model: Any, users: Any, n: int = 10, *, exclude_seen: bool =
     Returns
     -------
     recommendations : dask DataFrame or str
-        Columns ``user``, ``item``, ``score``, ``rank``, ``fallback`` (one row per
+        Columns ``user``, ``item``, ``score``, ``rank``, ``fallback``, ``popularity`` (one row per
         recommendation, as :meth:`~maaskit.recommender.ALS.recommend` with pandas output);
         or the Parquet path when ``output`` is given.
     """

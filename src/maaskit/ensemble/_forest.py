@@ -28,6 +28,7 @@ from ..exceptions import NotFittedError
 from .._schema import BACKENDS, Arr, Attr, Forest, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils._warnings import user_stacklevel
 from ._binning import compute_thresholds
 
 _MAX_DEPTH = 2**31 - 1
@@ -343,7 +344,7 @@ class _BaseForest(PersistableMixin, BaseEstimator):
                 f"{self._name}.fit: {int((~seen).sum())} samples were never out of bag; "
                 f"they are left out of oob_score_ (use more estimators).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         with np.errstate(invalid="ignore", divide="ignore"):
             oob_pred = acc / hits[:, None]

@@ -15,6 +15,7 @@ from .._backend import resolve_backend
 from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..utils._param_validation import Interval, Options
 from ..utils.validation import check_is_fitted
+from ..utils._warnings import user_stacklevel
 
 # Curvature bound of each loss (sup of its second derivative), used for the step size 1/L.
 # Non-smooth losses get 1: their step is a sensible scale, not a guarantee.
@@ -265,13 +266,13 @@ class LinearClassifierMixin:
         return labels_from_scores(self.classes_, scores)
 
 
-def warn_not_converged(where: str, max_iter: int, stacklevel: int = 3) -> None:
-    """Emit scikit-learn's ConvergenceWarning (``stacklevel`` 3 points at the caller of fit)."""
+def warn_not_converged(where: str, max_iter: int) -> None:
+    """Emit scikit-learn's ConvergenceWarning, attributed to the user's line."""
     warnings.warn(
         f"{where}: did not converge within max_iter={max_iter} iterations; increase max_iter "
         "or tol, or scale the features.",
         ConvergenceWarning,
-        stacklevel=stacklevel,
+        stacklevel=user_stacklevel(),
     )
 
 

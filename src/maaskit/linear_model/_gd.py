@@ -239,8 +239,7 @@ def fit_full_batch(prob: Problem, curvature: float, momentum: float | None, max_
     n_iter, converged, _ = full_batch(prob, 1.0 / step_bound(prob, curvature), momentum,
                                       max_iter, tol, where)
     if not converged:
-        # stacklevel 4: warn_not_converged <- here <- the estimator's fit <- its caller
-        warn_not_converged(where, max_iter, stacklevel=4)
+        warn_not_converged(where, max_iter)
     coef, intercept = prob.get_coef()
     return n_iter, coef, intercept
 
@@ -397,8 +396,7 @@ def fit_lbfgs(prob: Problem, curvature: float, max_iter: int, tol: float, where:
         precond = GramPreconditioner(prob, curvature, softmax)
     n_iter, converged, _ = lbfgs(prob, max_iter, tol, where, memory, precond)
     if not converged:
-        # stacklevel 4: warn_not_converged <- here <- the estimator's fit <- its caller
-        warn_not_converged(where, max_iter, stacklevel=4)
+        warn_not_converged(where, max_iter)
     coef, intercept = prob.get_coef()
     return n_iter, coef, intercept
 

@@ -10,6 +10,7 @@ from ._ranking import (
     relevant_items_by_user,
 )
 from ._rating import mae, rmse
+from ._scorer import RecommenderScorer, get_scorer, get_scorer_names
 
 __all__ = [
     "rmse",
@@ -21,4 +22,7 @@ __all__ = [
     "coverage",
     "ranking_metrics",
     "relevant_items_by_user",
+    "get_scorer",
+    "get_scorer_names",
+    "RecommenderScorer",
 ]

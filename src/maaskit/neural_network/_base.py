@@ -29,6 +29,7 @@ from ..exceptions import ArtifactError, DeviceWarning, ModelFitError, NotFittedE
 from .._schema import BACKENDS, Arr, Attr, Net, Rule, StateSchema
 from ..persistence import PersistableMixin
 from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils._warnings import user_stacklevel
 from ._layers import Layer, Network
 
 __all__ = ["NeuralEstimatorBase", "NEURAL_CONSTRAINTS"]
@@ -492,7 +493,7 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
 
             if not has_cuda():
                 warnings.warn(f"{where}: the model was trained on CUDA, which is not available here; "
-                              "it runs on the CPU.", DeviceWarning, stacklevel=3)
+                              "it runs on the CPU.", DeviceWarning, stacklevel=user_stacklevel())
                 self.device_ = "cpu"
 
     def __sklearn_tags__(self):

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DeviceWarning
+from ..utils._warnings import user_stacklevel
 from ._torch_path import TorchEngine
 
 __all__ = ["CapturedTorchEngine"]
@@ -175,7 +176,7 @@ class CapturedTorchEngine(TorchEngine):
             warnings.warn(
                 f"CapturedTorchEngine: capturing the training step in a CUDA graph failed "
                 f"({type(exc).__name__}: {exc}); training continues with eager steps.",
-                DeviceWarning, stacklevel=4)
+                DeviceWarning, stacklevel=user_stacklevel())
             self._steps(Xc, yc, bs)
             return
         self._graph[0].replay()  # capture records only; this runs the chunk

@@ -24,9 +24,11 @@ from .._backend import available_backends, get_kernel, has_torch, resolve_backen
 from .._config import effective_n_threads, one_blas_thread
 from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
 from ..persistence import PersistableMixin
-from ..utils._ids import IdIndex, _as_1d
+from ..utils._ids import IdIndex, _as_1d, id_type_hint
+from ..utils._warnings import warn_user
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils.validation import Interactions, check_interactions, check_pairs
+from ..utils._warnings import user_stacklevel
 
 # Constraints of the hyper-parameters every trainable recommender shares.
 COMMON_CONSTRAINTS: dict[str, list] = {
@@ -145,7 +147,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
                 # quietly for algorithms without a device path.)
                 warnings.warn(
                     f"{where}: {self._name} has no CUDA kernels yet; training on the CPU.",
-                    DeviceWarning, stacklevel=3,
+                    DeviceWarning, stacklevel=user_stacklevel(),
                 )
             self.device_ = "cpu"
         self.backend_ = resolve_backend(self._algorithm_kernel(), backend, where)
@@ -318,10 +320,13 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         iidx = self.item_index_.lookup(items)
         cold_u, cold_i = uidx < 0, iidx < 0
         if warn and (cold_u.any() or cold_i.any()):
-            warnings.warn(
+            hints = [h for h in (id_type_hint(self.user_index_, users[cold_u]),
+                                 id_type_hint(self.item_index_, items[cold_i])) if h]
+            warn_user(
                 f"{where}: {int(cold_u.sum())} pair(s) with unknown users and "
-                f"{int(cold_i.sum())} with unknown items got the fallback score.",
-                ColdStartWarning, stacklevel=3,
+                f"{int(cold_i.sum())} with unknown items got the fallback score."
+                + "".join(f" {h}" for h in hints),
+                ColdStartWarning,
             )
         V = self._item_vectors()
         d = V.shape[1]
@@ -378,8 +383,10 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         users = np.array(list(groups.groups.keys()), dtype=object)
         truth = [g.to_numpy() for _, g in groups]
         k = min(10, self.n_items_)
-        ids, _ = self.recommend(users, n=k, exclude_seen=True, output="numpy")
-        return float(ndcg_at_k(truth, ids, k=k))
+        ids, scores = self.recommend(users, n=k, exclude_seen=True, output="numpy")
+        ids, scores = np.atleast_2d(ids), np.atleast_2d(scores)
+        # recommend caps the width to what the users can still be recommended.
+        return float(ndcg_at_k(truth, ids, k=min(k, ids.shape[1]), mask=np.isfinite(scores)))
 
     # ------------------------------------------------------------------ recommend
     def recommend(self, users: Any = None, n: int = 10, *, exclude_seen: bool = True,
@@ -395,7 +402,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         users : id or array-like of ids, default=None
             The users; ``None`` means every known user.
         n : int, default=10
-            Items per user; at most the number of candidate items.
+            Items per user; capped to the items the users can be recommended.
         exclude_seen : bool, default=True
             Leave out items the user interacted with in training.
         items : array-like of item ids, default=None
@@ -406,12 +413,22 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
 
         Returns
         -------
-        ids, scores : ndarray of shape (n_users, n) (or (n,) for a single user)
-            With ``output="numpy"``. Slots a user has no eligible item for have score
-            ``-inf`` (ids there are meaningless).
+        ids, scores : ndarray of shape (n_users, k) (or (k,) for a single user)
+            With ``output="numpy"``. ``k = min(n, m)``, where ``m`` is the largest number of
+            items any of the given users can be recommended (candidates minus, with
+            ``exclude_seen``, the items they have seen): ``n`` is capped, never refused, so a
+            single user's arrays hold only real recommendations. In a batch, a user with
+            fewer eligible items than ``k`` gets padding slots at the end of the row: score
+            ``NaN`` and id ``None`` (``ids`` is then an object array). Scores never hold
+            ``-inf``. A score is the model's: a predicted rating for rating models (not
+            clipped to the rating range, unlike ``predict``, so that a ranking never turns
+            into ties), a preference score for implicit ones; users on the popularity
+            fallback have real ids, ranked by popularity, and score ``NaN``.
         recommendations : DataFrame
-            With ``output="pandas"``: columns user, item, score, rank, fallback; one row
-            per recommendation.
+            With ``output="pandas"``: columns user, item, score, rank, fallback,
+            popularity; one row per real recommendation (ragged, no padding). ``score`` is
+            as above (``NaN`` on fallback rows); ``popularity`` is the item's number of
+            training interactions on fallback rows, ``NaN`` on the others.
         """
         self._check_fitted("recommend")
         where = f"{self._name}.recommend"
@@ -432,47 +449,76 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
         n_cand = self.n_items_ if cand is None else len(cand)
         if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"{where}: n must be a positive int; got {n!r}.")
-        if n > n_cand:
-            raise ValueError(
-                f"{where}: n={n} is larger than the {n_cand} candidate items; ask for at most {n_cand}."
-            )
+        # As implicit does, n is capped to what can be recommended rather than refused.
+        n = int(min(n, n_cand))
         cold = uidx < 0
         if cold.any():
-            warnings.warn(
+            hint = id_type_hint(self.user_index_, user_ids[cold])
+            warn_user(
                 f"{where}: {int(cold.sum())} of {len(uidx)} user(s) are unknown and got the "
-                f"popularity fallback.", ColdStartWarning, stacklevel=2,
+                f"popularity fallback." + (f" {hint}" if hint else ""), ColdStartWarning,
             )
         out_idx = np.empty((len(uidx), n), dtype=np.int32)
         out_scores = np.empty((len(uidx), n), dtype=np.float32)
         known = np.flatnonzero(~cold)
         if len(known):
             self._topk_users(uidx[known], n, exclude_seen, cand, out_idx, out_scores, known)
-        if not self._implicit:
-            # Scores of rating models are predicted ratings: same clipping as predict.
-            lo, hi = self.rating_range_
-            finite = np.isfinite(out_scores)
-            out_scores[finite] = np.clip(out_scores[finite], lo, hi)
+        # Scores of rating models are *not* clipped to the rating range as predict's are: a
+        # folded-in user with all-5 ratings is predicted above 5 for many items, and clipping
+        # turned the head of the ranking into ties at 5.0.
         if cold.any():
+            # One meaning per column: the score is the model's, and the model has none for
+            # an unknown user. Fallback rows are ranked by popularity and score NaN; pandas
+            # output carries the counts in their own ``popularity`` column.
             pop = self.item_popularity_ if cand is None else self.item_popularity_[cand]
             order = np.argsort(-pop, kind="stable")[:n]
             out_idx[cold] = order if cand is None else cand[order]
-            out_scores[cold] = pop[order]
+            out_scores[cold] = np.nan
+        return self._recommend_output(user_ids, cold, out_idx, out_scores, as_pandas, single)
+
+    def _recommend_output(self, user_ids: np.ndarray, cold: np.ndarray, out_idx: np.ndarray,
+                          out_scores: np.ndarray, as_pandas: bool, single: bool) -> Any:
+        """Shape the top-k result: ragged rows in pandas, a padded rectangle in numpy.
+
+        A slot is empty when the user has fewer eligible items than ``n`` (seen items
+        excluded). Empty columns at the right are dropped, so one user never gets padding;
+        in a batch, a shorter row is padded with score NaN and id None (see ``recommend``).
+        """
+        valid = out_idx >= 0
+        width = int(valid.sum(axis=1).max()) if len(valid) else 0
+        pad = ~valid
+        out_idx, out_scores, valid = out_idx[:, :width], out_scores[:, :width], valid[:, :width]
+        pad = pad[:, :width]
         item_ids = self.item_index_.ids
         ids = item_ids[np.maximum(out_idx, 0)]
+        n_users = len(out_idx)
         if as_pandas:
-            valid = out_idx >= 0
-            rows = np.repeat(np.arange(len(uidx)), n).reshape(len(uidx), n)
+            rows = np.repeat(np.arange(n_users), width).reshape(n_users, width)
             frame = pd.DataFrame({
                 "user": np.asarray(user_ids)[rows[valid]],
                 "item": ids[valid],
                 "score": out_scores[valid].astype(np.float64),
-                "rank": np.tile(np.arange(1, n + 1), len(uidx)).reshape(len(uidx), n)[valid],
-                "fallback": np.repeat(cold, n).reshape(len(uidx), n)[valid],
+                "rank": np.tile(np.arange(1, width + 1), n_users).reshape(n_users, width)[valid],
+                "fallback": np.repeat(cold, width).reshape(n_users, width)[valid],
             })
-            return frame
+            return self._fallback_columns(frame)
+        if pad.any():
+            ids = ids.astype(object)
+            ids[pad] = None
+            out_scores = out_scores.copy()
+            out_scores[pad] = np.nan
         if single:
             return ids[0], out_scores[0]
         return ids, out_scores
+
+    def _fallback_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        # Popularity (training interactions per item) of the fallback rows, NaN elsewhere.
+        pop = np.full(len(frame), np.nan)
+        fb = frame["fallback"].to_numpy()
+        if fb.any():
+            pop[fb] = self.item_popularity_[self.item_index_.lookup(frame["item"].to_numpy()[fb])]
+        frame["popularity"] = pop
+        return frame
 
     def _topk_users(self, uidx: np.ndarray, n: int, exclude_seen: bool, cand: np.ndarray | None,
                     out_idx: np.ndarray, out_scores: np.ndarray, rows: np.ndarray) -> None:

@@ -26,6 +26,31 @@ class _RatingFactorModel(BaseRecommender):
 
     _implicit = False
 
+    # Arrays scaled with the ratings (biases linearly, each side of a dot product by the
+    # square root); SVD++ adds its implicit factors.
+    _scaled_factors: tuple[str, ...] = ("user_factors_", "item_factors_")
+
+    @staticmethod
+    def _rating_unit(values: np.ndarray) -> float:
+        # SGD's step sizes and regularisation were tuned on 1-5 stars: training runs on
+        # ratings divided by this unit (the largest absolute rating over 5), so that 0-100
+        # scores train exactly as 0-5 stars would instead of diverging at epoch 1. It is 1.0
+        # on 1-5 stars (and on any data topping out at 5), where nothing changes. A unit from
+        # the observed range would rescale a 4-5-only sample by 4.
+        top = float(np.abs(values).max()) if len(values) else 0.0
+        return top / 5.0 if top > 0 else 1.0
+
+    def _rescale(self, factor: float) -> None:
+        """Multiply the model's predictions by ``factor`` (to and from training units)."""
+        if factor == 1.0:
+            return
+        self.global_mean_ = float(self.global_mean_ * factor)
+        self.user_bias_ *= np.float32(factor)
+        self.item_bias_ *= np.float32(factor)
+        root = np.float32(np.sqrt(factor))
+        for name in self._scaled_factors:
+            getattr(self, name)[...] *= root
+
     def _threads(self, nnz: int) -> int:
         # Hogwild threads share the item rows; below ~250k ratings per thread the cache-line
         # traffic costs more than the second core brings (measured on MovieLens 100k).
@@ -143,8 +168,13 @@ class MatrixFactorization(_RatingFactorModel):
         Mean training rating ``mu``.
     rating_range_ : list of float
         ``[min, max]`` training rating; predictions are clipped to it.
+    rating_unit_ : float
+        Training runs on ratings divided by this (the largest absolute rating over 5, so
+        1.0 on 1-5 stars): the model trains the same on any rating scale. Everything it reports is in
+        the original scale.
     train_rmse_ : float
-        Training RMSE seen during the last epoch.
+        Training RMSE seen during the last epoch, in training units (ratings divided by
+        ``rating_unit_``).
     user_index_ : IdIndex
         Known user ids.
     item_index_ : IdIndex
@@ -239,13 +269,15 @@ class MatrixFactorization(_RatingFactorModel):
         self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter else float("nan")
 
     def _fit_model(self, users, items, values, R: sp.csr_matrix, rng) -> None:
-        self.global_mean_ = float(values.mean())
+        unit = self.rating_unit_ = self._rating_unit(values)
+        self.global_mean_ = float(values.mean()) / unit
         self.user_factors_ = self._init_rows(self.n_users_, rng)
         self.item_factors_ = self._init_rows(self.n_items_, rng)
         self.user_bias_ = np.zeros(self.n_users_, np.float32)
         self.item_bias_ = np.zeros(self.n_items_, np.float32)
-        self._train(users, items, values, np.ones(self.n_users_, np.float32),
+        self._train(users, items, values / unit, np.ones(self.n_users_, np.float32),
                     np.ones(self.n_items_, np.float32), rng, f"{self._name}.fit")
+        self._rescale(unit)
 
     def _fold_in(self, users, items, values, R, touched_users, new_items, rng) -> None:
         # Re-fit the touched users on all their ratings; old items stay frozen, new ones learn.
@@ -255,5 +287,10 @@ class MatrixFactorization(_RatingFactorModel):
         user_scale[touched_users] = 1.0
         item_scale = np.zeros(self.n_items_, np.float32)
         item_scale[new_items] = 1.0
-        self._train(u, sub.col.astype(np.int32), sub.data.astype(np.float32), user_scale,
-                    item_scale, rng, f"{self._name}.partial_fit")
+        unit = getattr(self, "rating_unit_", 1.0)
+        self._rescale(1.0 / unit)
+        try:
+            self._train(u, sub.col.astype(np.int32), (sub.data / unit).astype(np.float32),
+                        user_scale, item_scale, rng, f"{self._name}.partial_fit")
+        finally:
+            self._rescale(unit)

@@ -17,6 +17,7 @@ from .._schema import Arr, Attr, Nested, StateSchema
 from ..exceptions import ArtifactError, NotFittedError
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils.validation import check_columns
 
 # Explicit ratings default to the model that met the MovieLens accuracy target; implicit
 # feedback (plays, clicks, a sparse matrix) to weighted ALS.
@@ -58,6 +59,12 @@ class Recommender(PersistableMixin, BaseEstimator):
         Seed for reproducible training.
     params : dict, default=None
         Further hyper-parameters of the chosen algorithm.
+    columns : dict, default=None
+        Your column names for the roles ``"user"``, ``"item"``, ``"rating"`` and
+        ``"timestamp"``, e.g. ``{"user": "customer", "rating": "stars"}``, used by every
+        method that takes a DataFrame; ``None`` expects the standard names (``user``,
+        ``item``, ``rating``, ``timestamp`` and their listed aliases). A headerless frame
+        (``columns [0, 1, 2]``) maps by position: ``{"user": 0, "item": 1, "rating": 2}``.
 
     Attributes
     ----------
@@ -86,6 +93,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "params": [dict, None],
+        "columns": [dict, None],
     }
     # The wrapped model's state is checked by its own class's schema.
     _state_schema = StateSchema(
@@ -98,12 +106,99 @@ class Recommender(PersistableMixin, BaseEstimator):
 
     def __init__(self, algorithm: str = "auto", *, n_factors: int | None = None,
                  max_iter: int | None = None, random_state: Any = None,
-                 params: dict | None = None) -> None:
+                 params: dict | None = None, columns: dict | None = None) -> None:
         self.algorithm = algorithm
         self.n_factors = n_factors
         self.max_iter = max_iter
         self.random_state = random_state
         self.params = params
+        self.columns = columns
+
+    # ------------------------------------------------------------------ algorithm params by name
+    # ``Recommender("als").set_params(regularization=0.5)`` and ``GridSearchCV(param_grid=
+    # {"regularization": [...]})``: a name that is a hyper-parameter of an algorithm (and not
+    # of Recommender) is stored in ``params``, so that ``clone`` (which rebuilds from
+    # ``get_params(deep=False)``) keeps it. ``get_params(deep=True)`` lists them flat too.
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this Recommender; with ``deep``, also the entries of ``params``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the algorithm's hyper-parameters set through ``params`` (or by name
+            with :meth:`set_params`) as top-level names.
+
+        Returns
+        -------
+        params : dict
+        """
+        out = super().get_params(deep=False)
+        if deep and isinstance(self.params, dict):
+            for key, value in self.params.items():
+                out.setdefault(key, value)
+        return out
+
+    def set_params(self, **params: Any) -> "Recommender":
+        """Set parameters of the Recommender or, by name, of its algorithm.
+
+        ``Recommender("als").set_params(regularization=0.5)`` is the same as
+        ``Recommender("als", params={"regularization": 0.5})``.
+
+        Parameters
+        ----------
+        **params
+            Recommender parameters, or hyper-parameters of the chosen algorithm (of any
+            algorithm while ``algorithm="auto"``).
+
+        Returns
+        -------
+        self : Recommender
+        """
+        own = set(super().get_params(deep=False))
+        inner = {k: v for k, v in params.items() if k not in own}
+        super().set_params(**{k: v for k, v in params.items() if k in own})
+        if inner:
+            algos = _algorithms()
+            names = [self.algorithm] if self.algorithm in algos else list(algos)
+            valid = set().union(*(algos[a]().get_params(deep=False) for a in names))
+            unknown = sorted(set(inner) - valid)
+            if unknown:
+                which = f"Recommender({self.algorithm!r})"
+                raise ValueError(
+                    f"Invalid parameter {unknown[0]!r} for estimator {which}. Valid parameters "
+                    f"are: {sorted(own | valid)!r}."
+                )
+            self.params = {**(self.params or {}), **inner}
+        return self
+
+    # ------------------------------------------------------------------ column names
+    def _frame(self, X: Any, method: str) -> Any:
+        """Rename a DataFrame's columns to the standard roles and check them.
+
+        Errors name the front door (``Recommender (auto).fit``), not the algorithm the user
+        never chose, and suggest the rename or ``columns=``.
+        """
+        if not isinstance(X, pd.DataFrame):
+            return X
+        where = f"Recommender ({self.algorithm}).{method}"
+        if self.columns:
+            bad = sorted(set(self.columns) - {"user", "item", "rating", "timestamp"}, key=str)
+            if bad:
+                raise ValueError(
+                    f"{where}: the keys of columns must be 'user', 'item', 'rating' or "
+                    f"'timestamp'; got {bad!r}. Map each role to your column name, e.g. "
+                    f"columns={{'rating': 'stars'}}."
+                )
+            missing = [c for c in self.columns.values() if c not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"{where}: columns maps to {missing!r}, which the DataFrame does not "
+                    f"have; got columns {list(X.columns)!r}."
+                )
+            X = X.rename(columns={v: k for k, v in self.columns.items()})
+        if method in ("fit", "partial_fit"):
+            check_columns(list(X.columns), where)
+        return X
 
     def _choose(self, X: Any, y: Any) -> str:
         if self.algorithm != "auto":
@@ -151,6 +246,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         self : object
         """
         validate_parameters(self)
+        X = self._frame(X, "fit")
         name = self._choose(X, y)
         self.estimator_ = self._make(name).fit(X, y)
         self.algorithm_ = name
@@ -179,7 +275,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         """
         if "estimator_" not in self.__dict__:
             return self.fit(X, y)
-        self.estimator_.partial_fit(X, y)
+        self.estimator_.partial_fit(self._frame(X, "partial_fit"), y)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -193,7 +289,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_pairs,)
         """
-        return self._fitted("predict").predict(X)
+        return self._fitted("predict").predict(self._frame(X, "predict"))
 
     def recommend(self, users: Any = None, n: int = 10, **kwargs: Any) -> Any:
         """Top-``n`` items per user (see :meth:`BaseRecommender.recommend`).
@@ -239,7 +335,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         -------
         score : float
         """
-        return self._fitted("score").score(X, y)
+        return self._fitted("score").score(self._frame(X, "score"), y)
 
     def __getattr__(self, name: str) -> Any:
         # Fitted attributes of the wrapped model (user_index_, n_items_ ...) read through.

@@ -76,6 +76,9 @@ class SVDpp(_RatingFactorModel):
         User biases ``b_u``.
     item_bias_ : ndarray of shape (n_items_,), float32
         Item biases ``b_i``.
+    rating_unit_ : float
+        Training runs on ratings divided by this (the largest absolute rating over 5; 1.0
+        on 1-5 stars); everything reported is in the original scale.
     global_mean_ : float
         Mean training rating ``mu``.
     rating_range_ : list of float
@@ -186,7 +189,11 @@ class SVDpp(_RatingFactorModel):
         return (indptr, np.ascontiguousarray(items[order], dtype=np.int32),
                 np.ascontiguousarray(values[order], dtype=np.float32))
 
+    _scaled_factors = ("user_factors_", "item_factors_", "implicit_factors_")
+
     def _fit_model(self, users, items, values, R: sp.csr_matrix, rng) -> None:
+        unit = self.rating_unit_ = self._rating_unit(values)
+        values = values / unit  # trained in rating units, reported in the original scale
         self.global_mean_ = float(values.mean())
         self.user_factors_ = self._init_rows(self.n_users_, rng)
         self.item_factors_ = self._init_rows(self.n_items_, rng)
@@ -197,6 +204,7 @@ class SVDpp(_RatingFactorModel):
         self._train(indptr, indices, ratings, np.arange(self.n_users_, dtype=np.int32),
                     np.ones(self.n_users_, np.float32), np.ones(self.n_items_, np.float32), rng,
                     f"{self._name}.fit")
+        self._rescale(unit)
 
     def _fold_in(self, users, items, values, R, touched_users, new_items, rng) -> None:
         # Re-fit the touched users on all their ratings; old items (q and y) stay frozen.
@@ -204,6 +212,11 @@ class SVDpp(_RatingFactorModel):
         user_scale[touched_users] = 1.0
         item_scale = np.zeros(self.n_items_, np.float32)
         item_scale[new_items] = 1.0
-        self._train(R.indptr.astype(np.int64), R.indices.astype(np.int32),
-                    R.data.astype(np.float32), touched_users.astype(np.int32), user_scale,
-                    item_scale, rng, f"{self._name}.partial_fit")
+        unit = getattr(self, "rating_unit_", 1.0)
+        self._rescale(1.0 / unit)
+        try:
+            self._train(R.indptr.astype(np.int64), R.indices.astype(np.int32),
+                        (R.data / unit).astype(np.float32), touched_users.astype(np.int32),
+                        user_scale, item_scale, rng, f"{self._name}.partial_fit")
+        finally:
+            self._rescale(unit)

@@ -251,6 +251,9 @@ class Registry:
         ``$MAASKIT_SIGNING_KEY`` when set. With a key, everything published is signed, and
         :meth:`load` refuses artifacts that are unsigned or signed with another key (see
         :mod:`maaskit.persistence` for what a signature protects against).
+    create : bool, default=True
+        Create the folder and catalogue when missing; ``False`` (for reads) raises
+        :class:`ModelNotFoundError` naming the folder instead.
 
     Attributes
     ----------
@@ -275,11 +278,18 @@ class Registry:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, *,
-                 signing_key: str | bytes | None = None) -> None:
+                 signing_key: str | bytes | None = None, create: bool = True) -> None:
         from .._artifact import resolve_key
 
         self._signing_key = resolve_key(signing_key)
         self.root = Path(root).expanduser() if root is not None else default_home()
+        if not create and not (self.root / _DB_NAME).is_file():
+            # A read (``maaskit recommend``, ``models list``) must not leave an empty
+            # ~/.maaskit behind, and must say where it looked.
+            raise ModelNotFoundError(
+                f"no registry at {str(self.root)!r}: nothing has been published there. Pass the "
+                f"registry folder (--registry PATH, or Registry(path)) or set {HOME_ENV_VAR}."
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "artifacts").mkdir(exist_ok=True)
         self.db_path = self.root / _DB_NAME
@@ -478,7 +488,7 @@ class Registry:
             if final is not None and final.exists() and not self._has_version(name, final):
                 final.unlink()
             raise
-        return self.get_version(name, version)
+        return self._get_version(name, version, "Registry.publish")
 
     def _has_version(self, name: str, path: Path) -> bool:
         rel = path.relative_to(self.root).as_posix()
@@ -590,7 +600,11 @@ class Registry:
         -------
         version : ModelVersion
         """
-        where = "Registry.get_version"
+        return self._get_version(name, ref, "Registry.get_version")
+
+    def _get_version(self, name: str, ref: int | str | None, where: str) -> ModelVersion:
+        # ``where`` is the public method the user called (load, load_version, get_version):
+        # messages never name a helper the user did not call.
         validate_name(name, where=where)
         ref = parse_ref(ref, where)
         con = self._connect()
@@ -615,8 +629,10 @@ class Registry:
         if row is None:
             names = self.model_names()
             if name not in names:
-                shown = names[:20]
-                raise ModelNotFoundError(f"{where}: no model named {name!r}; the registry holds {shown}.")
+                held = f"it holds {names[:20]}" if names else "it holds no model yet"
+                raise ModelNotFoundError(
+                    f"{where}: no model named {name!r} in the registry at {str(self.root)!r}; {held}."
+                )
             versions = [v.version for v in self.versions(name, include_archived=True)]
             raise ModelNotFoundError(
                 f"{where}: model {name!r} has no version {ref if ref is not None else 'to serve'!r}; "
@@ -662,9 +678,12 @@ class Registry:
         version : ModelVersion
         estimator : estimator
         """
+        return self._load_version(name, ref, "Registry.load_version")
+
+    def _load_version(self, name: str, ref: int | str | None, where: str) -> tuple[ModelVersion, Any]:
         from ..persistence import loads
 
-        mv = self.get_version(name, ref)
+        mv = self._get_version(name, ref, where)
         # With a signing key, unsigned and mis-signed artifacts are refused here: this is the
         # path `maaskit serve` loads models through.
         return mv, loads(self.read_bytes(mv), signing_key=self._signing_key)
@@ -683,7 +702,7 @@ class Registry:
         -------
         estimator : estimator
         """
-        return self.load_version(name, ref)[1]
+        return self._load_version(name, ref, "Registry.load")[1]
 
     # ------------------------------------------------------------------ aliases, archive, delete
     def set_alias(self, name: str, alias: str, version: int) -> None:
@@ -700,7 +719,7 @@ class Registry:
         """
         where = "Registry.set_alias"
         validate_alias(alias, where)
-        target = self.get_version(name, version)
+        target = self._get_version(name, version, "Registry.set_alias")
         if target.archived:
             raise ValueError(f"{where}: version {target.version} of {name!r} is archived; unarchive it first.")
         with self._transaction() as con:
@@ -738,7 +757,7 @@ class Registry:
         archived : bool, default=True
             ``False`` unarchives.
         """
-        mv = self.get_version(name, int(version))
+        mv = self._get_version(name, int(version), "Registry.archive")
         with self._transaction() as con:
             con.execute("UPDATE versions SET archived = ? WHERE name = ? AND version = ?",
                         (int(bool(archived)), name, mv.version))
@@ -765,7 +784,7 @@ class Registry:
         """
         validate_name(name, where="Registry.delete")
         targets = (self.versions(name, include_archived=True) if version is None
-                   else [self.get_version(name, int(version))])
+                   else [self._get_version(name, int(version), "Registry.delete")])
         if not targets:
             raise ModelNotFoundError(f"Registry.delete: no model named {name!r}.")
         with self._transaction() as con:

@@ -37,6 +37,7 @@ from .._schema import BACKENDS, Arr, Attr, Rule, StateSchema
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils.validation import check_is_fitted
+from ..utils._warnings import user_stacklevel
 from ._newton import newton_l2svm
 from ._platt import sigmoid_fit, sigmoid_predict
 
@@ -496,8 +497,7 @@ class SVMClassifier(SparseInputMixin, PersistableMixin, ClassifierMixin, BaseEst
                 f"{type(self).__name__}.fit: the {self.solver_} solver did not converge in "
                 f"{max_iter} iterations; increase max_iter, or scale the data "
                 "(e.g. StandardScaler).",
-                ConvergenceWarning,
-            )
+                ConvergenceWarning, stacklevel=user_stacklevel())
 
     def _fit_ovo(self, X, y_idx: np.ndarray) -> None:
         """One SMO problem per pair of classes, on the samples of the two classes."""

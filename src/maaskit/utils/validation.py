@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,20 +95,7 @@ def check_interactions(
     if isinstance(X, pd.DataFrame):
         source = "pandas"
         cols = list(X.columns)
-        ucol, icol = _pick(cols, USER_COLUMNS), _pick(cols, ITEM_COLUMNS)
-        rcol, tcol = _pick(cols, RATING_COLUMNS), _pick(cols, TIMESTAMP_COLUMNS)
-        if ucol is None or icol is None:
-            raise ValueError(
-                f"{where}: the DataFrame must have a user column ({'/'.join(USER_COLUMNS)}) and "
-                f"an item column ({'/'.join(ITEM_COLUMNS)}); got columns {cols!r}."
-            )
-        unknown = [c for c in cols if c not in (ucol, icol, rcol, tcol)]
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown column(s) {unknown!r}; expected user, item and optionally "
-                f"rating and timestamp. Select the columns to use, e.g. "
-                f"df[['user', 'item', 'rating']]."
-            )
+        ucol, icol, rcol, tcol = check_columns(cols, where)
         users = X[ucol].to_numpy()
         items = X[icol].to_numpy()
         if rcol is not None:
@@ -188,6 +176,86 @@ def check_interactions(
                 else:
                     items = col
     return Interactions(users, items, values.astype(np.float64, copy=False), timestamps, has_values, source, shape)
+
+
+# Column names users give to ratings, and what the rename should be.
+_RATING_LIKE = ("score", "stars", "star", "ratings", "grade", "note", "points", "preference",
+                "like", "likes", "plays", "play_count", "views", "clicks", "watches")
+_ROLE_NAMES = ("user", "item", "rating", "timestamp")
+
+
+def _rename_help(cols: list, where: str) -> str:
+    """The fix for a frame whose columns we do not recognise: a rename, or ``columns=``."""
+    front_door = where.split(".")[0].startswith("Recommender")
+    if all(isinstance(c, numbers.Integral) for c in cols) and 2 <= len(cols) <= 4:
+        # A headerless frame (pd.read_csv(header=None), a NumPy array turned frame).
+        names = list(_ROLE_NAMES[: len(cols)])
+        mapping = dict(zip(names, cols))
+        fix = f"name them: df.columns = {names!r}"
+        if front_door:
+            fix += f", or pass Recommender(columns={mapping!r})"
+        return f"the DataFrame has no column names (columns {cols!r}); {fix}."
+    rename = {}
+    for c in cols:
+        if not isinstance(c, str) or c in USER_COLUMNS + ITEM_COLUMNS + RATING_COLUMNS + TIMESTAMP_COLUMNS:
+            continue
+        low = c.lower()
+        if low in _RATING_LIKE or "rating" in low or "score" in low:
+            rename[c] = "rating"
+        elif low.startswith(("user", "customer", "member", "viewer", "account", "profile")):
+            rename[c] = "user"
+        elif low.startswith(("item", "movie", "film", "title", "show", "song", "track", "product")):
+            rename[c] = "item"
+        elif low in ("date", "datetime", "when", "time_stamp", "created_at", "watched_at"):
+            rename[c] = "timestamp"
+    if rename:
+        fix = f"rename: df.rename(columns={rename!r})"
+        if front_door:
+            fix += f", or pass Recommender(columns={ {v: k for k, v in rename.items()}!r})"
+        return fix + "."
+    fix = "select the columns to use, e.g. df[['user', 'item', 'rating']]"
+    if front_door:
+        fix += ", or map yours with Recommender(columns={'user': ..., 'item': ..., 'rating': ...})"
+    return fix + "."
+
+
+def check_columns(cols: list, where: str) -> tuple[Any, Any, Any, Any]:
+    """Find the user, item, rating and timestamp columns of an interactions frame.
+
+    Parameters
+    ----------
+    cols : list
+        The frame's column labels.
+    where : str
+        Message prefix; ``"Recommender (auto).fit"`` adds the ``columns=`` fix.
+
+    Returns
+    -------
+    user, item, rating, timestamp : column label or None
+        ``rating`` and ``timestamp`` are None when absent.
+
+    Raises
+    ------
+    ValueError
+        When the user or item column is missing or a column is not recognised; the message
+        suggests the rename (``score`` -> ``rating``) or the ``columns=`` mapping.
+    """
+    ucol, icol = _pick(cols, USER_COLUMNS), _pick(cols, ITEM_COLUMNS)
+    rcol, tcol = _pick(cols, RATING_COLUMNS), _pick(cols, TIMESTAMP_COLUMNS)
+    if ucol is None or icol is None:
+        raise ValueError(
+            f"{where}: the DataFrame must have a user column ({'/'.join(USER_COLUMNS)}) and "
+            f"an item column ({'/'.join(ITEM_COLUMNS)}); got columns {cols!r}. "
+            + _rename_help(cols, where)[:1].upper() + _rename_help(cols, where)[1:]
+        )
+    unknown = [c for c in cols if c not in (ucol, icol, rcol, tcol)]
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown column(s) {unknown!r}; expected user, item and optionally "
+            f"rating ({'/'.join(RATING_COLUMNS)}) and timestamp. "
+            + _rename_help(unknown, where)[:1].upper() + _rename_help(unknown, where)[1:]
+        )
+    return ucol, icol, rcol, tcol
 
 
 def _numeric(values: np.ndarray, what: str) -> np.ndarray:
