@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 
-from ..exceptions import ArtifactError, NotFittedError
+from .. import exceptions as _exceptions
+from .._estimator import LightEstimator
+from ..exceptions import ArtifactError
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 
@@ -36,7 +37,7 @@ def _algorithms() -> dict[str, type]:
 
 
 @register
-class Recommender(PersistableMixin, BaseEstimator):
+class Recommender(PersistableMixin, LightEstimator):
     """Recommend items to users from ratings or from plays, clicks and watches.
 
     ``algorithm="auto"`` looks at the data: explicit ratings (a ``rating`` column, a third
@@ -150,7 +151,7 @@ class Recommender(PersistableMixin, BaseEstimator):
     def _fitted(self, method: str) -> Any:
         est = self.__dict__.get("estimator_")
         if est is None:
-            raise NotFittedError(
+            raise _exceptions.NotFittedError(
                 f"Recommender.{method}: this Recommender instance is not fitted yet. "
                 f"Call 'fit' with appropriate arguments before using this estimator."
             )
