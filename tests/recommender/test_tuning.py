@@ -28,22 +28,32 @@ def test_carved_validation_is_inside_training_and_complete(ratings):
 
 
 def test_explicit_search_records_candidates_and_refits_on_all(ratings):
-    model = Recommender(random_state=0, tune=3).fit(ratings)
+    model = Recommender(random_state=0, tune=4).fit(ratings)
     res = model.cv_results_
     assert res["metric"] == "rmse"
     assert res["n_train"] + res["n_validation"] == len(ratings)
-    # Successive halving: 3 candidates on a third of the epochs, the best 1 on all of them.
-    assert res["rung"] == [0, 0, 0, 1]
+    # Successive halving: 4 candidates on a third of the epochs, the best 2 on all of them.
+    assert res["rung"] == [0, 0, 0, 0, 1, 1]
     assert len(set(map(len, (res["algorithm"], res["params"], res["validation_loss"],
                              res["fit_time"], res["max_iter"])))) == 1
     best = model.best_params_
     assert best["algorithm"] == model.algorithm_ in ("mf", "svdpp")
     final = [loss for loss, r in zip(res["validation_loss"], res["rung"]) if r == 1]
-    assert res["algorithm"][res["rung"].index(1)] == best["algorithm"]
+    winner = int(np.argmin(final)) + res["rung"].index(1)
+    assert (res["algorithm"][winner], res["params"][winner]) == (
+        best["algorithm"], {k: v for k, v in best.items() if k != "algorithm"})
     assert np.isfinite(final).all()
     # The refit saw every rating: all users and items are known to the final model.
     assert model.n_users_ == ratings["user"].nunique()
     assert model.n_items_ == ratings["item"].nunique()
+
+
+def test_one_survivor_skips_the_full_length_validation_fit(ratings):
+    model = Recommender(random_state=0, tune=3).fit(ratings)
+    res = model.cv_results_
+    assert res["rung"] == [0, 0, 0]
+    best = int(np.argmin(res["validation_loss"]))
+    assert res["algorithm"][best] == model.algorithm_
 
 
 def test_search_is_reproducible(ratings):

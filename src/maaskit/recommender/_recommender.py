@@ -64,7 +64,7 @@ class Recommender(PersistableMixin, LightEstimator):
         model and its key hyper-parameters on it (explicit ratings: MF or SVD++ and their
         regularisation/factors; implicit feedback: ALS regularisation/confidence or BPR),
         and the winner is refitted on all the interactions. An int is the number of
-        candidates searched; ``True`` means 4. ``"auto"`` searches 4 candidates on explicit
+        candidates searched; ``True`` means 4. ``"auto"`` searches 3 candidates on explicit
         ratings when ``algorithm="auto"``, nothing else is set (``n_factors``, ``max_iter``,
         ``params`` all None) and there are at least 20,000 ratings; otherwise (and on
         implicit feedback, where ALS's defaults held on MovieLens) it keeps the defaults.

@@ -29,7 +29,7 @@ from ..utils.validation import check_interactions
 # Below this many interactions a validation slice is too small to tell candidates apart
 # reliably, and the search would cost more than it brings: tune="auto" keeps the defaults.
 AUTO_MIN_INTERACTIONS = 20_000
-AUTO_BUDGET = 4
+AUTO_BUDGET = 3
 VALIDATION_FRACTION = 0.1
 
 # (algorithm, hyper-parameters), best prior first. Explicit: the MovieLens-tuned defaults of
@@ -154,8 +154,12 @@ def search(owner: Any, X: Any, y: Any, explicit: bool, budget: int,
         ranked = run(alive, 1 / 3, 0)
         keep = max(1, min(len(alive), 2 if len(alive) >= 3 else 1, math.ceil(len(alive) / 3)))
         alive = [idx for _, idx in ranked[:keep]]
-    final = run(alive, 1.0, 1)
-    best = final[0][1]
+    if len(alive) > 1:
+        best = run(alive, 1.0, 1)[0][1]
+    else:
+        # One survivor: its full-length fit is the refit on all the data that follows, so a
+        # full-length validation fit would cost one more fit and decide nothing.
+        best = alive[0]
     results["metric"] = metric
     results["n_train"] = len(train)
     results["n_validation"] = len(val)
