@@ -4,8 +4,7 @@ Protocol
 --------
 Each trial starts a fresh ``python`` process that does what a first-time user does:
 import the library, read MovieLens 100k ``u.data`` with pandas, keep ratings >= 4 as
-positives, fit ALS (64 factors, 15 iterations, regularisation 0.01 for maaskit's default
-``Recommender("als")`` hyper-parameters aside from those), and ask for the top-10 of 3 users
+positives, fit ALS (64 factors, 15 iterations, each library's default regularisation), and ask for the top-10 of 3 users
 with their training items excluded. ``implicit`` gets the same data as a users x items CSR
 matrix built with scipy (its documented input), and maaskit gets the DataFrame of raw ids.
 
@@ -90,9 +89,12 @@ def _data_file() -> Path:
     sys.exit("u.data not found: set MAASKIT_DATA to the folder holding ml-100k/")
 
 
+SRC = REPO / "src"
+
+
 def _trial(code: str, data: Path) -> tuple[float, dict]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, str(data)], env=env,
                          capture_output=True, text=True, check=False)
@@ -106,7 +108,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 trials each instead of 7")
     parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--src", default=None,
+                        help="maaskit source folder to time (default: this checkout's src/), "
+                             "e.g. an older checkout for a before/after comparison")
     args = parser.parse_args()
+    if args.src:
+        global SRC
+        SRC = Path(args.src).resolve()
     trials = args.trials or (3 if args.quick else 7)
     data = _data_file()
 
