@@ -117,8 +117,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="two explicit sets, one implicit set")
     args = ap.parse_args()
     sets = EXPLICIT_SETS[:2] if args.quick else EXPLICIT_SETS + FULL_EXTRA
+    from threadpoolctl import threadpool_limits
+
     explicit(sets)
-    implicit_sets(IMPLICIT_SETS[:1] if args.quick else IMPLICIT_SETS)
+    with threadpool_limits(1, "blas"):  # as implicit recommends, for both libraries
+        implicit_sets(IMPLICIT_SETS[:1] if args.quick else IMPLICIT_SETS)
 
 
 if __name__ == "__main__":
