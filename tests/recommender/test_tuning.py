@@ -108,6 +108,14 @@ def test_bad_tune_is_rejected(ratings, tune):
         Recommender(tune=tune).fit(ratings)
 
 
+def test_nothing_to_hold_out_means_no_search():
+    # Every user and item seen once: no validation row can be scored by a trained model.
+    tiny = pd.DataFrame({"user": ["a", "b", "c"], "item": ["x", "y", "z"], "rating": [1.0, 3.0, 5.0]})
+    model = Recommender(random_state=0, tune=3).fit(tiny)
+    assert model.cv_results_["n_validation"] == 0 and model.cv_results_["rung"] == []
+    assert model.algorithm_ == "svdpp"
+
+
 def test_tune_is_a_hyper_parameter(ratings):
     est = Recommender(tune=2)
     assert est.get_params()["tune"] == 2

@@ -149,6 +149,13 @@ def search(owner: Any, X: Any, y: Any, explicit: bool, budget: int,
             scored.append((loss, idx))
         return sorted(scored)
 
+    results["metric"] = metric
+    results["n_train"] = len(train)
+    results["n_validation"] = len(val)
+    if len(val) == 0 or (not explicit and val["user"].nunique() == 0):
+        # Too few interactions to hold any out (every user or item seen once): no search.
+        algo, params = pool[0]
+        return algo, dict(params), results
     alive = list(range(len(pool)))
     if len(alive) > 1:
         ranked = run(alive, 1 / 3, 0)
@@ -160,8 +167,5 @@ def search(owner: Any, X: Any, y: Any, explicit: bool, budget: int,
         # One survivor: its full-length fit is the refit on all the data that follows, so a
         # full-length validation fit would cost one more fit and decide nothing.
         best = alive[0]
-    results["metric"] = metric
-    results["n_train"] = len(train)
-    results["n_validation"] = len(val)
     algo, params = pool[best]
     return algo, dict(params), results
