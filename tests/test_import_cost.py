@@ -106,3 +106,25 @@ def test_cli_help_imports_nothing_heavy():
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
     )
     assert _heavy(mods) == [] and "pandas" not in mods
+
+
+@pytest.mark.parametrize("loads", [True, False])
+def test_driver_probe_follows_the_driver_library(monkeypatch, loads):
+    import ctypes
+
+    from maaskit import _backend
+
+    def cdll(name):
+        if not loads:
+            raise OSError(f"{name}: cannot open shared object file")
+        return object()
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(os.path, "exists", lambda p: False)  # no /proc/driver/nvidia
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    _backend._driver_probe.cache_clear()
+    try:
+        assert _backend.has_nvidia_driver() is loads
+    finally:
+        _backend._driver_probe.cache_clear()

@@ -50,8 +50,8 @@ def has_torch() -> bool:
 def has_nvidia_driver() -> bool:
     """Return True when an NVIDIA driver is visible to this process (cheap; never raises).
 
-    Looks for the kernel driver (``/proc/driver/nvidia/version``) or the CUDA driver library
-    (``libcuda``) without importing torch, the way ``implicit`` decides from its compiled
+    Looks for the kernel driver (``/proc/driver/nvidia/version``) or loads the CUDA driver
+    library (``libcuda``/``nvcuda.dll``) without importing torch, the way ``implicit`` decides from its compiled
     extension. Without a driver CUDA cannot be available, so torch need not be imported.
     """
     return _driver_probe()
@@ -60,21 +60,32 @@ def has_nvidia_driver() -> bool:
 @functools.cache
 def _driver_probe() -> bool:
     import os
+    import sys
 
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         _probe_errors["cuda"] = "CUDA_VISIBLE_DEVICES hides every GPU"
         return False
-    if os.path.exists("/proc/driver/nvidia/version"):
-        return True
-    try:
-        import ctypes.util
+    if sys.platform.startswith("linux"):
+        if os.path.exists("/proc/driver/nvidia/version"):
+            return True
+        names: tuple[str, ...] = ("libcuda.so.1", "libcuda.so")  # WSL: no /proc entry
+    elif sys.platform == "win32":
+        names = ("nvcuda.dll",)
+    else:  # no CUDA driver exists for macOS
+        _probe_errors["cuda"] = f"no CUDA driver on {sys.platform}"
+        return False
+    # dlopen through the loader's own search (ld.so.cache, LD_LIBRARY_PATH): about a
+    # millisecond, where ctypes.util.find_library spawns ldconfig/gcc (~200 ms).
+    import ctypes
 
-        found = ctypes.util.find_library("cuda") is not None
-    except Exception:  # a broken toolchain probe means "no driver found"
-        found = False
-    if not found:
-        _probe_errors["cuda"] = "no NVIDIA driver found (no /proc/driver/nvidia, no libcuda)"
-    return found
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    _probe_errors["cuda"] = "no NVIDIA driver found (no /proc/driver/nvidia, no libcuda)"
+    return False
 
 
 @functools.cache
