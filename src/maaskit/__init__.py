@@ -9,17 +9,18 @@ from .exceptions import (
     ColdStartWarning,
     MaaskitError,
     ModelFitError,
-    NotFittedError,
     UnknownIdError,
 )
-from .persistence import load, save
-from .recommender import Popularity, Recommender
 
 __version__ = "0.1.0"
 
-# Estimators beyond the recommenders load on first use (PEP 562), so `import maaskit` stays
-# light: no neural, text or serving modules until they are asked for.
+# Everything beyond the config and the exceptions loads on first use (PEP 562), so that
+# `import maaskit` (and so `maaskit --help`, a server start, a Dask worker) costs milliseconds:
+# pandas, scipy and the kernels load with the first estimator asked for; scikit-learn and
+# torch only with the estimators that need them.
 _LAZY = {
+    "Recommender": "recommender", "Popularity": "recommender",
+    "save": "persistence", "load": "persistence",
     "MLPClassifier": "neural_network", "MLPRegressor": "neural_network",
     "CNNClassifier": "neural_network", "RNNClassifier": "neural_network",
     "RNNRegressor": "neural_network", "TransformerClassifier": "neural_network",
@@ -31,15 +32,27 @@ _LAZY = {
     "Tokenizer": "text", "Word2Vec": "text", "DocumentVectorizer": "text",
     "SentimentClassifier": "text",
     "Registry": "registry",
+    # Subclasses scikit-learn's NotFittedError: importing scikit-learn costs 1-2 s.
+    "NotFittedError": "exceptions",
 }
 
 
+# Subpackages reachable as attributes after a bare `import maaskit`, as before they were lazy.
+_SUBMODULES = frozenset({
+    "client", "datasets", "distributed", "ensemble", "exceptions", "linear_model", "metrics",
+    "model_selection", "neural_network", "persistence", "recommender", "registry", "serving",
+    "svm", "text", "utils",
+})
+
+
 def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'maaskit' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
@@ -54,15 +67,10 @@ __all__ = [
     "config_context",
     "get_config",
     "set_config",
-    "save",
-    "load",
-    "Popularity",
-    "Recommender",
     "ArtifactError",
     "ColdStartWarning",
     "MaaskitError",
     "ModelFitError",
-    "NotFittedError",
     "UnknownIdError",
     *_LAZY,
 ]

@@ -52,9 +52,58 @@ def has_torch() -> bool:
     return True
 
 
+def has_nvidia_driver() -> bool:
+    """Return True when an NVIDIA driver is visible to this process (cheap; never raises).
+
+    Looks for the kernel driver (``/proc/driver/nvidia/version``) or loads the CUDA driver
+    library (``libcuda``/``nvcuda.dll``) without importing torch, the way ``implicit`` decides from its compiled
+    extension. Without a driver CUDA cannot be available, so torch need not be imported.
+    """
+    return _driver_probe()
+
+
+@functools.cache
+def _driver_probe() -> bool:
+    import os
+    import sys
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        _probe_errors["cuda"] = "CUDA_VISIBLE_DEVICES hides every GPU"
+        return False
+    if sys.platform.startswith("linux"):
+        if os.path.exists("/proc/driver/nvidia/version"):
+            return True
+        names: tuple[str, ...] = ("libcuda.so.1", "libcuda.so")  # WSL: no /proc entry
+    elif sys.platform == "win32":
+        names = ("nvcuda.dll",)
+    else:  # no CUDA driver exists for macOS
+        _probe_errors["cuda"] = f"no CUDA driver on {sys.platform}"
+        return False
+    # dlopen through the loader's own search (ld.so.cache, LD_LIBRARY_PATH): about a
+    # millisecond, where ctypes.util.find_library spawns ldconfig/gcc (~200 ms).
+    import ctypes
+
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    _probe_errors["cuda"] = "no NVIDIA driver found (no /proc/driver/nvidia, no libcuda)"
+    return False
+
+
 @functools.cache
 def has_cuda() -> bool:
-    """Return True when torch is importable and ``torch.cuda.is_available()`` (cached)."""
+    """Return True when torch is importable and ``torch.cuda.is_available()`` (cached).
+
+    torch is imported only when it is already imported or an NVIDIA driver is present: on a
+    machine without a driver the answer is False at no import cost.
+    """
+    import sys
+
+    if "torch" not in sys.modules and not has_nvidia_driver():
+        return False
     if not has_torch():
         return False
     try:
@@ -130,6 +179,23 @@ def available_backends(name: str) -> tuple[str, ...]:
     return tuple(b for b in order if _import(b, name) is not None)
 
 
+def has_backend(name: str, backend: str) -> bool:
+    """Return True when ``backend`` provides kernel ``name`` (imports that one module only).
+
+    Parameters
+    ----------
+    name : str
+        Kernel name.
+    backend : str
+        One of :data:`BACKENDS`.
+
+    Returns
+    -------
+    available : bool
+    """
+    return backend in BACKENDS and _import(backend, name) is not None
+
+
 def resolve_backend(name: str, backend: str, where: str = "") -> str:
     """Turn a ``backend`` parameter into a concrete CPU backend for kernel ``name``.
 
@@ -152,12 +218,14 @@ def resolve_backend(name: str, backend: str, where: str = "") -> str:
             f"{prefix}backend must be one of 'auto', 'cython', 'numba', 'numpy'; "
             f"got {backend!r}."
         )
-    avail = available_backends(name)
     if backend == "auto":
-        if not avail:
-            raise ImportError(f"{prefix}no backend provides kernel {name!r}.")
-        return avail[0]
-    if backend not in avail:
+        # First that imports, in preference order: the others are not imported at all (a
+        # Numba module costs its compile or cache load even when Cython serves the call).
+        for candidate in _AUTO_ORDER.get(name, _DEFAULT_ORDER):
+            if _import(candidate, name) is not None:
+                return candidate
+        raise ImportError(f"{prefix}no backend provides kernel {name!r}.")
+    if not has_backend(name, backend):
         err = _probe_errors.get(f"{backend}.{name}", "not provided")
         hint = ""
         if backend == "cython":

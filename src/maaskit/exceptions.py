@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
 
 __all__ = [
     "MaaskitError",
@@ -20,8 +19,26 @@ class MaaskitError(Exception):
     """Root of every exception that maaskit raises on purpose."""
 
 
-class NotFittedError(MaaskitError, _SkNotFittedError):
-    """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+def _make_not_fitted_error() -> type:
+    from sklearn.exceptions import NotFittedError as _SkNotFittedError
+
+    class NotFittedError(MaaskitError, _SkNotFittedError):
+        """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+
+    NotFittedError.__module__ = __name__
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> type:
+    # NotFittedError subclasses scikit-learn's, and importing scikit-learn costs 1-2 s
+    # (sklearn.base loads scipy.stats): build the class on first use (PEP 562), so that
+    # `import maaskit` and a recommender fit do not pay for it. One class per process.
+    if name == "NotFittedError":
+        cls = _make_not_fitted_error()
+        globals()["NotFittedError"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnknownIdError(MaaskitError, KeyError):

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 
 from .._schema import BACKENDS, CSR, Arr, Attr, Ids, StateSchema
-from .._backend import available_backends, get_kernel, has_torch, resolve_backend, resolve_device
+from .._backend import get_kernel, has_backend, has_torch, resolve_backend, resolve_device
 from .._config import effective_n_threads, one_blas_thread
-from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError, NotFittedError
+from .. import exceptions as _exceptions
+from .._estimator import LightEstimator, check_random_state
+from ..exceptions import ColdStartWarning, DeviceWarning, ModelFitError
 from ..persistence import PersistableMixin
 from ..utils._ids import IdIndex, _as_1d, id_type_hint
 from ..utils._warnings import warn_user
@@ -43,7 +43,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
 _BLOCK_FLOATS = 1 << 22
 
 
-class BaseRecommender(PersistableMixin, BaseEstimator):
+class BaseRecommender(PersistableMixin, LightEstimator):
     """Base class of maaskit recommenders (not for direct use).
 
     Subclasses define ``_implicit`` and implement ``_fit_model``, ``_fold_in``,
@@ -116,7 +116,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "item_index_"):
-            raise NotFittedError(
+            raise _exceptions.NotFittedError(
                 f"{self._name}.{method}: this {self._name} instance is not fitted yet. "
                 f"Call 'fit' with appropriate arguments before using this estimator."
             )
@@ -166,7 +166,7 @@ class BaseRecommender(PersistableMixin, BaseEstimator):
     def _topk_backend(self) -> str:
         # Follow the algorithm's backend when topk has it (so backend="numpy" is pure NumPy).
         backend = getattr(self, "backend_", "auto")
-        return backend if backend in available_backends("topk") else "auto"
+        return backend if has_backend("topk", backend) else "auto"
 
     def _check_divergence(self, where: str) -> None:
         for name in self._factor_arrays():

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 
+from .. import exceptions as _exceptions
+from .._estimator import LightEstimator
 from .._schema import Arr, Attr, Nested, StateSchema
-from ..exceptions import ArtifactError, NotFittedError
+from ..exceptions import ArtifactError
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils.validation import check_columns
@@ -38,7 +39,7 @@ def _algorithms() -> dict[str, type]:
 
 
 @register
-class Recommender(PersistableMixin, BaseEstimator):
+class Recommender(PersistableMixin, LightEstimator):
     """Recommend items to users from ratings or from plays, clicks and watches.
 
     ``algorithm="auto"`` looks at the data: explicit ratings (a ``rating`` column, a third
@@ -65,6 +66,17 @@ class Recommender(PersistableMixin, BaseEstimator):
         method that takes a DataFrame; ``None`` expects the standard names (``user``,
         ``item``, ``rating``, ``timestamp`` and their listed aliases). A headerless frame
         (``columns [0, 1, 2]``) maps by position: ``{"user": 0, "item": 1, "rating": 2}``.
+    tune : "auto", bool or int, default="auto"
+        Model selection inside ``fit``. A validation part (10%) is carved from the training
+        interactions (never from anything else), a small successive-halving search picks the
+        model and its key hyper-parameters on it (explicit ratings: MF or SVD++ and their
+        regularisation/factors; implicit feedback: ALS regularisation/confidence or BPR),
+        and the winner is refitted on all the interactions. An int is the number of
+        candidates searched; ``True`` means 4. ``"auto"`` searches 3 candidates on explicit
+        ratings when ``algorithm="auto"``, nothing else is set (``n_factors``, ``max_iter``,
+        ``params`` all None) and there are at least 20,000 ratings; otherwise (and on
+        implicit feedback, where ALS's defaults held on MovieLens) it keeps the defaults.
+        ``False`` never searches.
 
     Attributes
     ----------
@@ -72,6 +84,14 @@ class Recommender(PersistableMixin, BaseEstimator):
         The fitted algorithm.
     algorithm_ : str
         The algorithm chosen.
+    best_params_ : dict
+        ``{"algorithm": ..., **hyper-parameters}`` that the search chose (the defaults when
+        no search ran).
+    cv_results_ : dict or None
+        The search: per evaluated candidate its ``algorithm``, ``params``, ``max_iter``,
+        ``rung`` (0: a third of the epochs, 1: all), ``validation_loss`` (``metric``: RMSE,
+        or 1 - nDCG@10) and ``fit_time``; ``n_train``/``n_validation`` rows. None when no
+        search ran.
 
     Examples
     --------
@@ -94,6 +114,7 @@ class Recommender(PersistableMixin, BaseEstimator):
         "random_state": ["random_state"],
         "params": [dict, None],
         "columns": [dict, None],
+        "tune": [Options(frozenset({"auto"})), "boolean", Interval(numbers.Integral, 1, None, closed="left")],
     }
     # The wrapped model's state is checked by its own class's schema.
     _state_schema = StateSchema(
@@ -106,12 +127,13 @@ class Recommender(PersistableMixin, BaseEstimator):
 
     def __init__(self, algorithm: str = "auto", *, n_factors: int | None = None,
                  max_iter: int | None = None, random_state: Any = None,
-                 params: dict | None = None, columns: dict | None = None) -> None:
+                 params: dict | None = None, columns: dict | None = None, tune: Any = "auto") -> None:
         self.algorithm = algorithm
         self.n_factors = n_factors
         self.max_iter = max_iter
         self.random_state = random_state
         self.params = params
+        self.tune = tune
         self.columns = columns
 
     # ------------------------------------------------------------------ algorithm params by name
@@ -248,14 +270,70 @@ class Recommender(PersistableMixin, BaseEstimator):
         validate_parameters(self)
         X = self._frame(X, "fit")
         name = self._choose(X, y)
+        budget = self._tune_budget(X, y)
+        if budget:
+            return self._fit_tuned(X, y, name, budget)
         self.estimator_ = self._make(name).fit(X, y)
         self.algorithm_ = name
+        self.best_params_ = {"algorithm": name}
+        self.cv_results_ = None
+        return self
+
+    # ------------------------------------------------------------------ model selection (tune=)
+    def _tune_budget(self, X: Any, y: Any) -> int:
+        """How many candidates the search gets (0: no search)."""
+        tune = self.tune
+        if tune is False or tune is None:
+            return 0
+        if tune is True:
+            return 4
+        if tune != "auto":
+            return int(tune)
+        from ._tuning import AUTO_BUDGET, AUTO_MIN_INTERACTIONS
+
+        # "auto" searches explicit ratings only: on implicit feedback (ML-100k, ratings >= 4)
+        # the search kept ALS's defaults at 8x the fit time; tune=True/int searches there too.
+        untouched = (self.algorithm == "auto" and self.n_factors is None
+                     and self.max_iter is None and not self.params)
+        n = X.nnz if sp.issparse(X) else len(X)
+        explicit = self._choose(X, y) in ("mf", "svdpp")
+        return AUTO_BUDGET if untouched and explicit and n >= AUTO_MIN_INTERACTIONS else 0
+
+    def _fit_tuned(self, X: Any, y: Any, name: str, budget: int) -> "Recommender":
+        from . import _tuning
+
+        explicit = name in ("mf", "svdpp")
+
+        def make(algo: str, params: dict, max_iter: int | None) -> Any:
+            est = _algorithms()[algo]().set_params(**params)
+            # What the user set explicitly wins over the candidate's values.
+            fixed = self._make(algo).get_params(deep=False)
+            user = {k: fixed[k] for k in (self.params or {}) if k in fixed}
+            for key in ("n_factors", "max_iter", "random_state"):
+                if getattr(self, key) is not None and key in fixed:
+                    user[key] = fixed[key]
+            est.set_params(**user)
+            if max_iter is not None:
+                est.set_params(max_iter=max_iter)
+            return est
+
+        if self.algorithm != "auto":
+            # The algorithm is fixed: search its own candidates only.
+            pool_name = name
+        else:
+            pool_name = None
+        algo, params, results = _tuning.search(self, X, y, explicit, budget, make,
+                                               only=pool_name)
+        self.estimator_ = make(algo, params, None).fit(X, y)
+        self.algorithm_ = algo
+        self.best_params_ = {"algorithm": algo, **params}
+        self.cv_results_ = results
         return self
 
     def _fitted(self, method: str) -> Any:
         est = self.__dict__.get("estimator_")
         if est is None:
-            raise NotFittedError(
+            raise _exceptions.NotFittedError(
                 f"Recommender.{method}: this Recommender instance is not fitted yet. "
                 f"Call 'fit' with appropriate arguments before using this estimator."
             )
