@@ -181,7 +181,8 @@ class Client:
         Returns
         -------
         answer : dict
-            ``{"model", "version", "user_id", "items", "scores", "fallback"}`` (and ``"note"``
+            ``{"model", "version", "user_id", "items", "scores", "fallback"}`` (and ``"popularity"``
+            on a fallback row, whose scores are null; and ``"note"``
             when the id's type is why it is unknown). ``fallback`` is true when the user is
             unknown and got the most popular items, as the library's ``recommend`` does.
         """

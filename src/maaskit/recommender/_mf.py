@@ -213,9 +213,13 @@ class MatrixFactorization(_RatingFactorModel):
                 "user_bias_": Arr("f4", ("n_users",)),
                 "item_bias_": Arr("f4", ("n_items",))},
         attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True),
-               "rating_range_": Attr(list, length=2, items=Attr(float))},
+               "rating_range_": Attr(list, length=2, items=Attr(float)),
+               # Optional: artifacts saved before scale-invariant training have none (unit 1).
+               "rating_unit_": Attr(float, optional=True)},
         rules=(Rule("attribute 'rating_range_'", "must be [low, high] with low <= high",
-                    lambda d, a, arr, p: a["rating_range_"][0] <= a["rating_range_"][1]),),
+                    lambda d, a, arr, p: a["rating_range_"][0] <= a["rating_range_"][1]),
+               Rule("attribute 'rating_unit_'", "must be a positive float",
+                    lambda d, a, arr, p: a.get("rating_unit_", 1.0) > 0),),
         param_dims={"n_factors": "n_factors"})
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -96,7 +96,8 @@ def decode_tensor(tensor: Any, where: str, limits: Limits | None = None) -> tupl
 
 
 def _json_scores(scores: np.ndarray) -> list:
-    # -inf marks "no eligible item": JSON has no infinities, so those slots become null.
+    # NaN marks "no score" (a padded slot, a fallback row): JSON has neither NaN nor
+    # infinities, so those slots become null.
     out = scores.astype(np.float64)
     if np.isfinite(out).all():
         return out.tolist()
@@ -315,11 +316,16 @@ class LoadedModel:
             raise ServiceError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
                                                     f"for unknown users.")
         order = self._pop_order[:n]
-        return self._item_ids[order], self._pop[order].astype(np.float32)
+        return self._item_ids[order], self._pop[order]
 
     def recommend_rows(self, keys: list, known: np.ndarray, n: int, exclude_seen: bool, where: str,
-                       topk: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       topk: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Top-``n`` for resolved users: the model's top-k for known ones, the fallback for the others.
+
+        The rows read as the library's ``recommend``: a fallback row has no predicted score
+        (NaN, null in JSON) and its popularity counts in a separate array, so ``scores``
+        keeps one meaning; a row with fewer than ``n`` eligible items ends in ``None`` ids
+        with NaN scores.
 
         Parameters
         ----------
@@ -328,7 +334,7 @@ class LoadedModel:
         known : ndarray of bool
             From :meth:`resolve_ids`.
         n : int
-            Items per user (checked).
+            Items per user (checked and capped to the catalogue).
         exclude_seen : bool
             Leave out seen items.
         where : str
@@ -339,22 +345,29 @@ class LoadedModel:
         Returns
         -------
         ids, scores : ndarray of shape (len(keys), n)
+        popularity : ndarray of shape (len(keys), n) or None
+            Popularity counts on fallback rows (NaN elsewhere); None when every user is known.
         """
         k = len(keys)
         rows = np.flatnonzero(known)
         if len(rows) == k and topk is None:
-            return self._topk(keys, n, exclude_seen)
-        ids = np.empty((k, n), dtype=self._item_ids.dtype)
-        scores = np.empty((k, n), dtype=np.float32)
+            ids, scores = self._topk(keys, n, exclude_seen)
+            return ids, scores, None
+        ids = np.empty((k, n), dtype=object)  # object: padded slots hold None, as the library's
+        scores = np.full((k, n), np.nan, dtype=np.float32)
         if len(rows):
             ki, ks = topk if topk is not None else self._topk([keys[r] for r in rows], n, exclude_seen)
             ids[rows], scores[rows] = ki, ks
+        popularity = None
         if len(rows) < k:
-            ids[~known], scores[~known] = self._fallback(n, where)
-        return ids, scores
+            fb_ids, fb_pop = self._fallback(n, where)
+            ids[~known] = fb_ids
+            popularity = np.full((k, n), np.nan)
+            popularity[~known] = fb_pop
+        return ids, scores, popularity
 
     async def recommend(self, keys: list, known: np.ndarray, n: int, exclude_seen: bool,
-                        where: str) -> tuple[np.ndarray, np.ndarray]:
+                        where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """:meth:`recommend_rows` in the worker pool, micro-batched when enabled.
 
         Parameters
@@ -364,7 +377,8 @@ class LoadedModel:
 
         Returns
         -------
-        ids, scores : ndarray of shape (len(keys), n)
+        ids, scores, popularity
+            See :meth:`recommend_rows`.
         """
         known_keys = [key for key, hit in zip(keys, known) if hit]
         if self.batcher is not None and known_keys:
@@ -608,7 +622,7 @@ class LoadedModel:
             if not isinstance(value, bool):
                 raise _bad("invalid_argument", f"{where}: {pname} must be a bool; got {value!r:.40}.")
         keys, known, notes = self.resolve_ids(arr.tolist(), "user", where, strict=strict)
-        ids, scores = self.recommend_rows(keys, known, n, exclude_seen, where)
+        ids, scores, popularity = self.recommend_rows(keys, known, n, exclude_seen, where)
         if not known.all():
             extra["fallback_rows"] = int((~known).sum())
             if any(notes):
@@ -618,7 +632,7 @@ class LoadedModel:
         outs = []
         for o in names:
             if o == "item_id":
-                outs.append({"name": "item_id", "datatype": v2_datatype(np.asarray(ids)), "shape": shape,
+                outs.append({"name": "item_id", "datatype": v2_datatype(self._item_ids), "shape": shape,
                              "data": np.asarray(ids).ravel().tolist()})
             elif o == "score":
                 outs.append({"name": "score", "datatype": "FP32", "shape": shape,
@@ -626,9 +640,15 @@ class LoadedModel:
             elif o == "fallback":
                 outs.append({"name": "fallback", "datatype": "BOOL", "shape": [len(keys)],
                              "data": (~known).tolist()})
+            elif o == "popularity":
+                # Fallback rows' popularity counts (null on model rows), as the library's
+                # pandas output has them: the 'score' of a fallback row stays null.
+                pop = np.full(shape, np.nan) if popularity is None else popularity
+                outs.append({"name": "popularity", "datatype": "FP64", "shape": shape,
+                             "data": _json_scores(pop.ravel())})
             else:
                 raise _bad("invalid_request", f"{where}: unknown output {o!r}; a recommender gives 'item_id', "
-                                              f"'score' and 'fallback'.")
+                                              f"'score', 'fallback' and 'popularity'.")
         return outs
 
     def _infer_tabular(self, tensors: list, requested: list | None, where: str) -> list:

@@ -291,10 +291,12 @@ def build_routes(state: Any) -> list[Route]:
         strict = _bool_param(q.get("strict"), "strict", False)
         raw = request.path_params["user_id"]
         keys, known, notes = model.resolve_ids([raw], "user", where, from_path=True, strict=strict)
-        ids, scores = await model.recommend(keys, known, n, exclude_seen, where)
+        ids, scores, popularity = await model.recommend(keys, known, n, exclude_seen, where)
         body = {"model": model.name, "version": model.version, "user_id": raw if keys[0] is None else keys[0],
                 "items": np.asarray(ids[0]).tolist(), "scores": _json_scores(np.asarray(scores[0])),
                 "fallback": not bool(known[0])}
+        if popularity is not None:
+            body["popularity"] = _json_scores(popularity[0])
         if notes[0]:
             body["note"] = notes[0]
         return JSONResponse(body)
