@@ -285,5 +285,5 @@ def test_allow_list_is_complete_without_imports():
     import maaskit.recommender, maaskit.svm, maaskit.text  # noqa: E401,F401
     from maaskit.persistence import _REGISTRY
 
-    assert set(_REGISTRY) == {k for k in listed if k.startswith("maaskit.")}
+    assert {k for k in _REGISTRY if k.startswith("maaskit.")} == {k for k in listed if k.startswith("maaskit.")}
     assert "maaskit.neural_network.MLPClassifier" in listed

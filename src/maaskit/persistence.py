@@ -68,10 +68,11 @@ from ._artifact import (
     sign,
     write_container,
 )
+from ._schema import CSR, Arr, Attr, Ids, Rule, StateSchema
 from .exceptions import ArtifactError
 
 __all__ = ["save", "load", "dumps", "loads", "register", "registered_classes", "ReadLimits",
-           "FORMAT_VERSION", "SIGNING_KEY_ENV"]
+           "FORMAT_VERSION", "SIGNING_KEY_ENV", "StateSchema", "Arr", "Attr", "Ids", "CSR", "Rule"]
 
 FORMAT_VERSION = 2
 _REGISTRY: dict[str, type] = {}
@@ -122,6 +123,10 @@ def _resolve(key: Any) -> type | None:
 
 def register(estimator_class: T) -> T:
     """Class decorator: allow ``estimator_class`` to be loaded from an artifact.
+
+    The class must also declare ``_state_schema``, a :class:`StateSchema` saying what its
+    saved state must satisfy (see :mod:`maaskit._schema`); loading refuses a class without
+    one, since an unchecked state could reach its code.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from maaskit import Recommender
-from maaskit.persistence import PersistableMixin, dumps, register
+from maaskit.persistence import Arr, Attr, PersistableMixin, Rule, StateSchema, dumps, register
 from maaskit.registry import Registry
 from maaskit.serving import create_app
 
@@ -20,6 +20,14 @@ from maaskit.serving import create_app
 @register
 class TinyLogistic(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only tabular classifier: a fixed-weight logistic model, fitted by least squares."""
+
+    # what a loadable class must declare (maaskit._schema): loading checks it
+    _state_schema = StateSchema(
+        attrs={"n_features_in_": Attr(int, dim="n_features", min=1)},
+        arrays={"classes_": Arr("label", ("n_classes",), unique=True), "coef_": Arr("f8", ("n_coef",))},
+        rules=(Rule("array 'coef_'", "one weight per feature plus the intercept",
+                    lambda d, a, arr, p: d["n_coef"] == d["n_features"] + 1),),
+    )
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, reset=True)
@@ -353,6 +361,9 @@ def test_rating_model_with_string_ids(tmp_path, block_interactions):
 @register
 class TinyKeywordClassifier(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only text classifier: 'pos' when a text holds more known-positive words."""
+
+    _state_schema = StateSchema(attrs={"positive_": Attr(list, items=Attr(str))},
+                                arrays={"classes_": Arr("U", (2,))})
 
     def fit(self, X, y):
         self.classes_ = np.array(["neg", "pos"])
