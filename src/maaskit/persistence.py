@@ -40,7 +40,7 @@ file, signed or not: a signature says who made a file, not that the file is sane
 
 Formats
 -------
-Format 2 (written since maaskit 0.x) checksums the header as well as the arrays and can be
+Format 2 (what this maaskit writes) checksums the header as well as the arrays and can be
 signed. Format-1 files still load: their checksum covers the arrays only, so their header
 is protected by the schema checks alone, which they pass through like any other file; they
 cannot carry a signature, so they are refused wherever a signature is required.
