@@ -285,6 +285,5 @@ def test_allow_list_is_complete_without_imports():
     import maaskit.recommender, maaskit.svm, maaskit.text  # noqa: E401,F401
     from maaskit.persistence import _REGISTRY
 
-    # Test modules may register their own toy classes at collection: compare maaskit's.
     assert {k for k in _REGISTRY if k.startswith("maaskit.")} == {k for k in listed if k.startswith("maaskit.")}
     assert "maaskit.neural_network.MLPClassifier" in listed

@@ -565,6 +565,15 @@ def check_state(cls: type, params: dict, attrs: dict, arrays: dict[str, np.ndarr
     return params
 
 
+def history(*keys: str) -> Rule:
+    """A training history: a dict of exactly ``keys``, each a list of numbers (NaN/inf allowed)."""
+    def ok(d: dict, attrs: dict, arrays: dict, params: dict) -> bool:
+        h = attrs["history_"]
+        return set(h) == set(keys) and all(
+            isinstance(h[k], list) and all(is_number(x) for x in h[k]) for k in keys)
+    return Rule("attribute 'history_'", f"must be a dict of number lists {list(keys)}", ok)
+
+
 def positive_int(dim: str | None = None, **kw: Any) -> Attr:
     """An int >= 0 (optionally binding ``dim``)."""
     return Attr(int, dim=dim, min=0, **kw)

@@ -40,7 +40,7 @@ file, signed or not: a signature says who made a file, not that the file is sane
 
 Formats
 -------
-Format 2 (written since maaskit 0.x) checksums the header as well as the arrays and can be
+Format 2 (what this maaskit writes) checksums the header as well as the arrays and can be
 signed. Format-1 files still load: their checksum covers the arrays only, so their header
 is protected by the schema checks alone, which they pass through like any other file; they
 cannot carry a signature, so they are refused wherever a signature is required.
@@ -68,10 +68,11 @@ from ._artifact import (
     sign,
     write_container,
 )
+from ._schema import CSR, Arr, Attr, Ids, Rule, StateSchema
 from .exceptions import ArtifactError
 
 __all__ = ["save", "load", "dumps", "loads", "register", "registered_classes", "ReadLimits",
-           "FORMAT_VERSION", "SIGNING_KEY_ENV"]
+           "FORMAT_VERSION", "SIGNING_KEY_ENV", "StateSchema", "Arr", "Attr", "Ids", "CSR", "Rule"]
 
 FORMAT_VERSION = 2
 _REGISTRY: dict[str, type] = {}
@@ -122,6 +123,10 @@ def _resolve(key: Any) -> type | None:
 
 def register(estimator_class: T) -> T:
     """Class decorator: allow ``estimator_class`` to be loaded from an artifact.
+
+    The class must also declare ``_state_schema``, a :class:`StateSchema` saying what its
+    saved state must satisfy (see :mod:`maaskit._schema`); loading refuses a class without
+    one, since an unchecked state could reach its code.
 
     Parameters
     ----------

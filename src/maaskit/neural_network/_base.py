@@ -26,7 +26,7 @@ from sklearn.utils.validation import validate_data
 from .._backend import available_backends, get_kernel, resolve_backend, resolve_device
 from .._config import one_blas_thread
 from ..exceptions import ArtifactError, DeviceWarning, ModelFitError, NotFittedError
-from .._schema import BACKENDS, Arr, Attr, Net, Rule, StateSchema
+from .._schema import BACKENDS, Arr, Attr, Net, Rule, StateSchema, history
 from ..persistence import PersistableMixin
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ..utils._warnings import user_stacklevel
@@ -142,6 +142,7 @@ NEURAL_SCHEMA = StateSchema(
         Rule("attribute 'backend_'", f"must map kernel names to one of {list(BACKENDS)}",
              lambda d, a, arr, p: all(isinstance(k, str) and v in BACKENDS for k, v in a["backend_"].items())),
         Net("architecture_", "input_shape_", "params_", outputs="n_outputs"),
+        history("loss", "val_score"),
         Rule("array 'params_'", "dtype must match dtype_",
              lambda d, a, arr, p: arr["params_"].dtype.str == a["dtype_"] and all(
                  v.dtype == arr["params_"].dtype for k, v in arr.items() if k.startswith("_opt_"))),

@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 from .._backend import get_kernel
 from ..exceptions import ModelFitError, NotFittedError
-from .._schema import Arr, Attr, Net, Rule, StateSchema
+from .._schema import Arr, Attr, Net, Rule, StateSchema, history
 from ..persistence import PersistableMixin, register
 from ..utils._param_validation import Interval, Options, validate_parameters
 from ._base import _resolve_backends
@@ -203,6 +203,7 @@ class GAN(PersistableMixin, BaseEstimator):
         rules=(
             Net("g_arch", "g_in", "g_params"),
             Net("d_arch", "d_in", "d_params"),
+            history("loss_d", "loss_g"),
             Rule("attribute 'sample_shape_'", "must hold n_features elements, as the generator's output "
                  "does (and the discriminator's input, plus the class channels when conditional)",
                  lambda d, a, arr, p: (math.prod(a["sample_shape_"]) == d["n_features"] == d["g_params:out_size"]
