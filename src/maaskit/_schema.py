@@ -373,6 +373,8 @@ class Net:
     input_shape: str
     params: str
     outputs: str | None = None
+    #: Array of the layers' non-trained state (batch-norm running statistics), if any.
+    buffers: str | None = None
 
     def check(self, ctx: _Ctx) -> None:
         from .neural_network._layers import _LAYER_TYPES
@@ -386,7 +388,7 @@ class Net:
             ctx.fail(f"attribute {self.input_shape!r}", "must be a list of 1 to 4 positive ints, "
                      f"at most {MAX_ACTIVATION} elements in all")
         shape = tuple(shape)
-        total = 0
+        total = n_buffers = 0
         for i, cfg in enumerate(arch):
             cls = _LAYER_TYPES.get(cfg.get("type"))
             w = f"{what}[{i}]"
@@ -404,12 +406,20 @@ class Net:
                 elif isinstance(v, list):
                     if len(v) > 4 or not all(_is(x, int) and 1 <= x <= MAX_LAYER_INT for x in v):
                         ctx.fail(w, f"{k} must be a short list of positive ints")
+                elif isinstance(v, float):
+                    # The float settings of layers (dropout rate, batch-norm momentum and eps)
+                    # are fractions; rate 1 would divide by zero, eps 0 take sqrt of 0 variance.
+                    if not (math.isfinite(v) and 0.0 <= v <= 1.0) or (k == "rate" and v >= 1.0) \
+                            or (k == "eps" and v <= 0.0):
+                        ctx.fail(w, f"{k} must be a finite fraction in [0, 1] (rate < 1, eps > 0); "
+                                    f"got {_short(v)}")
                 elif not (v is None or isinstance(v, (bool, str))):
-                    ctx.fail(w, f"{k} must be an int, a str, a bool or null; got {_short(v)}")
+                    ctx.fail(w, f"{k} must be an int, a float, a str, a bool or null; got {_short(v)}")
             try:
                 layer = cls(**{k: v for k, v in cfg.items() if k != "type"})
                 shape = tuple(layer.build(shape))
                 pshapes = layer.param_shapes()
+                n_buffers += sum(math.prod(bs) for _, bs in layer.buffer_shapes())
             except (TypeError, ValueError, KeyError, ZeroDivisionError, IndexError) as exc:
                 ctx.fail(w, f"invalid layer ({type(exc).__name__}: {exc})")
             if not shape or not all(_is(int(d), int) and d >= 1 for d in shape) or math.prod(shape) > MAX_ACTIVATION:
@@ -419,6 +429,14 @@ class Net:
         if p is None or p.ndim != 1 or p.size != total:
             ctx.fail(f"array {self.params!r}", f"must hold the {total} parameters of the architecture; "
                      f"got shape {None if p is None else p.shape}")
+        if self.buffers is not None:
+            b = ctx.arrays.get(self.buffers)
+            if n_buffers and (b is None or b.ndim != 1 or b.size != n_buffers or b.dtype != p.dtype):
+                ctx.fail(f"array {self.buffers!r}", f"must hold the {n_buffers} running statistics of the "
+                         f"architecture in the dtype of {self.params!r}; got "
+                         f"{None if b is None else (b.shape, b.dtype.str)}")
+            if not n_buffers and b is not None and b.size:
+                ctx.fail(f"array {self.buffers!r}", "must be empty: the architecture has no running statistics")
         ctx.dims[f"{self.params}:out_size"] = math.prod(shape)  # for later rules
         if self.outputs is not None and shape[-1] != ctx.dims.get(self.outputs, shape[-1]):
             ctx.fail(what, f"last layer must have {self.outputs}={ctx.dims[self.outputs]} outputs; got {shape}")

@@ -106,7 +106,12 @@ def _tokens_consistent(d: dict, attrs: dict, arrays: dict, params: dict) -> bool
     vocab, max_len = attrs.get("vocab_size_"), attrs.get("max_len_")
     n_tokens = first.get("n_tokens")
     if vocab is None:
-        return n_tokens is None and max_len is None
+        if n_tokens is not None:
+            return False
+        # Continuous sequences: a Transformer over (n, T, d) keeps T in max_len_ (its
+        # positions table must cover it); other models keep no max_len_.
+        return max_len is None or (attrs["input_shape_"][0] == max_len
+                                   and first.get("max_len", max_len) >= max_len)
     if n_tokens != vocab + 1 or max_len is None or attrs["input_shape_"][0] != max_len:
         return False
     return first.get("max_len", max_len) >= max_len
@@ -135,13 +140,14 @@ NEURAL_SCHEMA = StateSchema(
     },
     arrays={
         "params_": Arr("f", ("n_params",)),
+        "buffers_": Arr("f", (None,), optional=True),
         "classes_": Arr("label", ("n_classes",), unique=True, optional=True),
     },
     patterns={"_opt_*": Arr("f", ("n_params",))},
     rules=(
         Rule("attribute 'backend_'", f"must map kernel names to one of {list(BACKENDS)}",
              lambda d, a, arr, p: all(isinstance(k, str) and v in BACKENDS for k, v in a["backend_"].items())),
-        Net("architecture_", "input_shape_", "params_", outputs="n_outputs"),
+        Net("architecture_", "input_shape_", "params_", outputs="n_outputs", buffers="buffers_"),
         history("loss", "val_score"),
         Rule("array 'params_'", "dtype must match dtype_",
              lambda d, a, arr, p: arr["params_"].dtype.str == a["dtype_"] and all(
@@ -150,9 +156,11 @@ NEURAL_SCHEMA = StateSchema(
              "and inputs of max_len_ tokens", _tokens_consistent),
         Rule("attribute 'n_features_in_'", "must match input_shape_ (its first entry for "
              "(n_steps, n_features) sequences, else the product)",
-             lambda d, a, arr, p: a["n_features_in_"] == (
-                 a["input_shape_"][0] if len(a["input_shape_"]) == 2 and a.get("max_len_") is None
-                 else math.prod(a["input_shape_"]))),
+             # Sequences ((n_steps, n_features) input, continuous or embedded tokens) count
+             # steps; everything else counts all values.
+             lambda d, a, arr, p: a["n_features_in_"] in (
+                 (a["input_shape_"][0], math.prod(a["input_shape_"])) if len(a["input_shape_"]) == 2
+                 else (math.prod(a["input_shape_"]),))),
     ),
 )
 
