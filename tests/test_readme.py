@@ -43,8 +43,9 @@ def _small_data() -> dict:
     bad = ["an awful film", "boring plot and bad acting", "terrible, awful music"]
     reviews = (good + bad) * 8
     stars = ([1] * 3 + [0] * 3) * 8
+    series = rng.randn(60, 5, 3) + y[:, None, None]  # (n, T, d) float sequences
     return {"X": X, "y": y, "images": images, "labels": y, "sentences": sentences,
-            "token_id_lists": token_id_lists, "reviews": reviews, "stars": stars}
+            "token_id_lists": token_id_lists, "reviews": reviews, "stars": stars, "series": series}
 
 
 @pytest.mark.filterwarnings("ignore::maaskit.exceptions.ColdStartWarning")

@@ -12,7 +12,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from maaskit import Recommender
-from maaskit.persistence import Arr, Attr, PersistableMixin, Rule, StateSchema, dumps, register
+from maaskit._schema import Arr, Attr, StateSchema
+from maaskit.persistence import PersistableMixin, dumps, register
 from maaskit.registry import Registry
 from maaskit.serving import create_app
 
@@ -21,12 +22,9 @@ from maaskit.serving import create_app
 class TinyLogistic(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only tabular classifier: a fixed-weight logistic model, fitted by least squares."""
 
-    # what a loadable class must declare (maaskit._schema): loading checks it
     _state_schema = StateSchema(
-        attrs={"n_features_in_": Attr(int, dim="n_features", min=1)},
-        arrays={"classes_": Arr("label", ("n_classes",), unique=True), "coef_": Arr("f8", ("n_coef",))},
-        rules=(Rule("array 'coef_'", "one weight per feature plus the intercept",
-                    lambda d, a, arr, p: d["n_coef"] == d["n_features"] + 1),),
+        arrays={"classes_": Arr("label", ("n_classes",)), "coef_": Arr("f8", (None,))},
+        attrs={"n_features_in_": Attr(int, min=1)},
     )
 
     def fit(self, X, y):
@@ -140,7 +138,13 @@ def test_similar_and_predict_match_the_model(setup, model):
     pairs = [[0, 1], [5, 2], [9, 9]]
     r = c.post("/v1/predict/films", json={"instances": pairs})
     np.testing.assert_allclose(r.json()["predictions"], model.predict(np.array(pairs)), rtol=1e-6)
-    assert_error(c.post("/v1/predict/films", json={"instances": [[0, 999]]}), 404, "unknown_item")
+    # Issue 16: an unknown item gets the model's fallback score, flagged per row; the batch
+    # does not fail. strict=true keeps the 404.
+    r = c.post("/v1/predict/films", json={"instances": [[0, 1], [0, 999]]})
+    assert r.status_code == 200, r.text
+    assert r.json()["fallback"] == [False, True]
+    assert r.json()["predictions"][0] == pytest.approx(float(model.predict(np.array([[0, 1]]))[0]), rel=1e-6)
+    assert_error(c.post("/v1/predict/films", json={"instances": [[0, 999]], "strict": True}), 404, "unknown_item")
     assert_error(c.post("/v1/predict/films", json={"instances": [[0, 1, 2]]}), 400, "shape_mismatch")
 
 
@@ -160,7 +164,8 @@ def test_v2_infer_recommender(setup, model):
     assert r.status_code == 200
     bytes_body = {"inputs": [{"name": "user_id", "shape": [1], "datatype": "BYTES", "data": ["3"]}]}
     assert_error(c.post("/v2/models/films/infer", json=bytes_body), 400, "datatype_mismatch")
-    unknown = {"inputs": [{"name": "user_id", "shape": [1], "datatype": "INT64", "data": [12345]}]}
+    unknown = {"inputs": [{"name": "user_id", "shape": [1], "datatype": "INT64", "data": [12345]}],
+               "parameters": {"strict": True}}
     assert_error(c.post("/v2/models/films/infer", json=unknown), 404, "unknown_user")
     meta = c.get("/v2/models/films").json()
     assert meta["inputs"][0]["datatype"] == "INT64" and meta["versions"] == ["1"]
@@ -208,22 +213,30 @@ def test_generic_estimator_predict_and_infer(setup, tabular):
 def test_client_errors_are_4xx_json(setup):
     reg, keys = setup
     c = client(reg, keys["reader"], max_body_bytes=2000)
-    assert_error(c.get("/v1/recommend/12345", params={"model": "films"}), 404, "unknown_user")
-    assert_error(c.get("/v1/recommend/abc", params={"model": "films"}), 404, "unknown_user")
+    assert_error(c.get("/v1/recommend/12345", params={"model": "films", "strict": "true"}), 404, "unknown_user")
+    assert_error(c.get("/v1/recommend/abc", params={"model": "films", "strict": "true"}), 404, "unknown_user")
     assert_error(c.get("/v1/similar/12345", params={"model": "films"}), 404, "unknown_item")
     assert_error(c.get("/v1/recommend/1", params={"model": "nope"}), 404, "unknown_model")
     assert_error(c.get("/v1/recommend/1", params={"model": "../etc"}), 404, "unknown_model")
     assert_error(c.get("/v1/recommend/1", params={"model": "films", "version": "9"}), 404, "unknown_model")
     assert_error(c.get("/v1/recommend/1"), 400, "missing_model")
-    for n in ("0", "-1", "x", "100000"):
+    for n in ("0", "-1", "x"):
         assert_error(c.get("/v1/recommend/1", params={"model": "films", "n": n}), 400, "invalid_argument")
+    # Past a limit: 422 naming the limit and its value (issue 12).
+    err = assert_error(c.get("/v1/recommend/1", params={"model": "films", "n": "100000"}), 422, "limit_exceeded")
+    assert err["detail"]["limit"] == "max_n" and err["detail"]["value"] == 1000
     assert_error(c.get("/v1/recommend/1", params={"model": "films", "exclude_seen": "maybe"}), 400,
                  "invalid_argument")
     assert_error(c.post("/v2/models/films/infer", content=b"{nope"), 400, "invalid_json")
     assert_error(c.post("/v2/models/films/infer", content=b"\xff\xfe"), 400, "invalid_json")
     assert_error(c.post("/v2/models/films/infer", json={"inputs": []}), 400, "invalid_request")
     assert_error(c.post("/v2/models/films/infer", content=b"[" * 5000), 413, "payload_too_large")
-    assert_error(c.post("/v2/models/films/infer", content=b"[" * 1500 + b"]" * 400), 400, "invalid_json")
+    # Deep nesting is refused before parsing, whatever the brackets hide in strings.
+    err = assert_error(c.post("/v2/models/films/infer", content=b"[" * 1500 + b"]" * 400), 413, "limit_exceeded")
+    assert err["detail"] == {"limit": "max_json_depth", "value": 32, "requested": 1500}
+    assert_error(c.post("/v2/models/films/infer", content=b"[" * 20 + b"]" * 19), 400, "invalid_json")
+    in_strings = json.dumps({"inputs": [{"name": "[[[[" * 100, "shape": [1], "datatype": "INT64", "data": [3]}]})
+    assert c.post("/v2/models/films/infer", content=in_strings).status_code == 200
     assert_error(c.get("/v2/nothing/here"), 404, "not_found")
     assert_error(c.delete("/v1/recommend/1"), 405, "method_not_allowed")
 
@@ -299,13 +312,26 @@ def test_metrics_and_openapi(setup):
     c = SyncClient(app, {"Authorization": f"Bearer {keys['reader']}"})
     for user in range(3):
         assert c.get(f"/v1/recommend/{user}", params={"model": "films"}).status_code == 200
-    c.get("/v1/recommend/999", params={"model": "films"})
-    text = c.get("/metrics").text
-    assert 'maaskit_requests_total{route="/v1/recommend/{user_id}",method="GET",code="200"} 3' in text
-    assert 'maaskit_requests_total{route="/v1/recommend/{user_id}",method="GET",code="404"} 1' in text
-    assert 'maaskit_request_duration_seconds_count{route="/v1/recommend/{user_id}"} 4' in text
-    assert 'maaskit_batch_size_count{model="films"} 3' in text
-    assert 'maaskit_model_loads_total{model="films",version="1"} 1' in text
+    c.get("/v1/recommend/999", params={"model": "films", "strict": "true"})
+    # /metrics needs a key with the 'metrics' scope (issue 12).
+    assert_error(c.get("/metrics"), 403, "forbidden")
+    _, scraper = reg.create_key(["metrics"])
+    r = c.get("/metrics", headers={"Authorization": f"Bearer {scraper}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(r.text) for s in fam.samples}
+    route = ("route", "/v1/recommend/{user_id}")
+    assert samples[("maaskit_requests_total", (("code", "200"), ("method", "GET"), route))] == 3
+    assert samples[("maaskit_requests_total", (("code", "404"), ("method", "GET"), route))] == 1
+    assert samples[("maaskit_request_duration_seconds_count", (route,))] == 4
+    assert samples[("maaskit_batch_size_count", (("model", "films"),))] == 3
+    assert samples[("maaskit_model_loads_total", (("model", "films"), ("version", "1")))] == 1
+    assert ("maaskit_shed_requests", ()) in samples
+    # Two apps in one process keep their own counts (one CollectorRegistry per app).
+    other = create_app(reg, reload_interval=0.0, public_metrics=True)
+    assert "maaskit_requests_total{" not in SyncClient(other).get("/metrics").text
     doc = c.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     served = {r.path for r in app.routes}
@@ -324,7 +350,7 @@ def test_micro_batching_answers_concurrent_requests(setup, model):
             lone = await c.get("/v1/recommend/0", params={"model": "films", "n": 3})
             many = await asyncio.gather(*[c.get(f"/v1/recommend/{u}", params={"model": "films", "n": 3})
                                           for u in users])
-            bad = await asyncio.gather(c.get("/v1/recommend/999", params={"model": "films"}),
+            bad = await asyncio.gather(c.get("/v1/recommend/999", params={"model": "films", "strict": "true"}),
                                        c.get("/v1/recommend/1", params={"model": "films", "n": 3}))
             return lone, many, bad
 
@@ -333,8 +359,10 @@ def test_micro_batching_answers_concurrent_requests(setup, model):
     assert lone.json()["items"] == expected[0].tolist()
     assert [r.json()["items"] for r in many] == expected.tolist()
     assert bad[0].status_code == 404 and bad[1].json()["items"] == expected[1].tolist()
-    hist = app.state.maaskit.metrics.batch_sizes[("films",)]
-    assert hist.sum == 1 + len(users) + 1 and hist.count < len(users) + 2  # some requests shared a call
+    metrics = app.state.maaskit.metrics
+    total = metrics.sample("maaskit_batch_size_sum", {"model": "films"})
+    calls = metrics.sample("maaskit_batch_size_count", {"model": "films"})
+    assert total == 1 + len(users) + 1 and calls < len(users) + 2  # some requests shared a call
 
 
 def test_rating_model_with_string_ids(tmp_path, block_interactions):
@@ -353,7 +381,7 @@ def test_rating_model_with_string_ids(tmp_path, block_interactions):
                                                                                   "exclude_seen": False}}).json()
     ids, _ = model.recommend(["u1", "u30"], n=2, exclude_seen=False)
     assert out["outputs"][0]["data"] == ids.ravel().tolist() and out["outputs"][0]["datatype"] == "BYTES"
-    assert_error(c.get("/v1/recommend/u999", params={"model": "ratings"}), 404, "unknown_user")
+    assert_error(c.get("/v1/recommend/u999", params={"model": "ratings", "strict": "true"}), 404, "unknown_user")
     assert c.get("/v1/similar/i3", params={"model": "ratings", "n": 2}).json()["items"] == \
         model.similar_items("i3", n=2)[0].tolist()
 
@@ -362,8 +390,8 @@ def test_rating_model_with_string_ids(tmp_path, block_interactions):
 class TinyKeywordClassifier(ClassifierMixin, PersistableMixin, BaseEstimator):
     """Test-only text classifier: 'pos' when a text holds more known-positive words."""
 
-    _state_schema = StateSchema(attrs={"positive_": Attr(list, items=Attr(str))},
-                                arrays={"classes_": Arr("U", (2,))})
+    _state_schema = StateSchema(arrays={"classes_": Arr("U", (2,))},
+                                attrs={"positive_": Attr(list, items=Attr(str))})
 
     def fit(self, X, y):
         self.classes_ = np.array(["neg", "pos"])

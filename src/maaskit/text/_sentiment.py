@@ -139,7 +139,9 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
     # embeddings_; the schema ties the rows, the classes and ``dim`` together
     _state_schema = StateSchema(
         attrs={"backend_": Attr(str, options=BACKENDS), "n_epochs_": Attr(int, min=0),
-               "history_": Attr(list, items=Attr(float, finite=False))},
+               "history_": Attr(list, items=Attr(float, finite=False)),
+               # Optional: models saved before calibration have none (temperature 1).
+               "temperature_": Attr(float, min=1e-6, max=1e6, optional=True)},
         arrays={"classes_": Arr("label", ("n_classes",), unique=True),
                 "vocabulary_": Arr("U", ("n_features",), unique=True),
                 "embeddings_": Arr("f4", ("n_features", "dim")),
