@@ -145,6 +145,9 @@ class MatrixFactorization(_RatingFactorModel):
         ``[min, max]`` training rating; predictions are clipped to it.
     train_rmse_ : float
         Training RMSE seen during the last epoch.
+    history_ : dict of list
+        ``{"loss": [...]}``: the training RMSE of every epoch of the last ``fit`` or
+        ``partial_fit`` call (the learning curve the registry records at publish time).
     user_index_ : IdIndex
         Known user ids.
     item_index_ : IdIndex
@@ -182,7 +185,8 @@ class MatrixFactorization(_RatingFactorModel):
                 "item_factors_": Arr("f4", ("n_items", "n_factors")),
                 "user_bias_": Arr("f4", ("n_users",)),
                 "item_bias_": Arr("f4", ("n_items",))},
-        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True)},
+        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True),
+               "history_": Attr(dict, optional=True)},
         param_dims={"n_factors": "n_factors"})
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -226,11 +230,14 @@ class MatrixFactorization(_RatingFactorModel):
         lr = self.learning_rate
         nt = self._threads(len(r))
         sse = 0.0
+        # The learning curve (train RMSE per epoch) that the registry keeps at publish time.
+        self.history_ = {"loss": []}
         for epoch in range(self.max_iter):
             sse = kernel.sgd_epoch(u, i, r, self.global_mean_, self.user_bias_, self.item_bias_,
                                    self.user_factors_, self.item_factors_, user_scale, item_scale,
                                    lr, lr_b, self.regularization, reg_b, nt)
             self._epoch_check(sse, epoch, len(r), where)
+            self.history_["loss"].append(float(np.sqrt(sse / max(len(r), 1))))
             lr *= self.learning_rate_decay
             lr_b *= self.learning_rate_decay
         self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter else float("nan")
