@@ -31,6 +31,10 @@ SMOKE = textwrap.dedent(
     path = model.save("m.npz")
     again = maaskit.load(path)
     np.testing.assert_array_equal(again.recommend(df.user.iloc[0], n=5)[0], ids)
+    from importlib import resources
+    ui = resources.files("maaskit") / "serving" / "ui"
+    assert "/ui/app.js" in (ui / "index.html").read_text()
+    assert (ui / "app.js").read_text() and (ui / "style.css").read_text()
     print("wheel OK")
     """
 )
@@ -47,6 +51,8 @@ def test_wheel_installs_and_runs_in_fresh_venv(tmp_path):
     assert any(n.startswith("maaskit/_ext/topk") and n.endswith(".so") for n in names)
     assert not any(n.endswith((".pyx", ".c")) for n in names), "sources must not ship in the wheel"
     assert not any("u.data" in n for n in names)
+    # The model market page (GET /ui) ships in the wheel.
+    assert {"maaskit/serving/ui/index.html", "maaskit/serving/ui/app.js", "maaskit/serving/ui/style.css"} <= set(names)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"

@@ -595,7 +595,9 @@ class Registry:
         -------
         models : list of dict
             One dict per model: name, latest_version, n_versions, aliases (alias ->
-            version), tags and description of the latest version.
+            version), tags and description of the latest version, and its kind
+            (``recommender``, ``classifier``, ``regressor``, ``text``, ``word_vectors``), metrics
+            and publication time (``updated``).
         """
         out = []
         for name in self.model_names():
@@ -612,7 +614,7 @@ class Registry:
             aliases = {a: v.version for v in vs for a in v.aliases}
             out.append({"name": name, "latest_version": latest.version, "n_versions": len(vs),
                         "aliases": aliases, "tags": latest.tags, "description": latest.description,
-                        "estimator_class": latest.estimator_class})
+                        "estimator_class": latest.estimator_class, **_summary_extras(latest)})
         return out
 
     def get_version(self, name: str, ref: int | str | None = None) -> ModelVersion:
@@ -930,6 +932,29 @@ def _class_key(estimator: Any) -> str:
     from ..persistence import _class_key as key
 
     return key(estimator)
+
+
+def model_kind(signature: dict) -> str:
+    """What a model is, from its input signature: recommender, classifier, regressor, ...
+
+    Parameters
+    ----------
+    signature : dict
+        See :func:`~maaskit.registry.infer_signature`.
+
+    Returns
+    -------
+    kind : str
+    """
+    kind = str(signature.get("kind", "unknown"))
+    if kind == "tabular":
+        return "classifier" if signature.get("classes") else "regressor"
+    return kind
+
+
+def _summary_extras(latest: ModelVersion) -> dict:
+    # What the model market's list shows beyond the catalogue's own fields.
+    return {"kind": model_kind(latest.signature), "metrics": latest.metrics, "updated": latest.created}
 
 
 #: Bounds on a recorded history: a few series of at most this many epochs each.
