@@ -196,7 +196,7 @@
         el("td", null, aliases.length ? aliases : ["—"]),
         el("td", { text: "v" + m.latest_version }),
         el("td", { class: "metric", text: metric }),
-        el("td", { class: "muted", text: fmtTime(m.updated) }),
+        el("td", { class: "muted when", text: fmtTime(m.updated) }),
       ]);
     }));
     $("models-empty").hidden = rows.length > 0;
@@ -246,8 +246,8 @@
     table.querySelector("tbody").replaceChildren(...current.versions.slice().reverse().map((v) => {
       const signed = v.signed === true ? "signed" : v.signed === false ? "unsigned" : "—";
       return el("tr", { "data-version": String(v.version), class: v.archived ? "archived" : "" }, [
-        el("td", { text: "v" + v.version + (v.archived ? " (archived)" : "") }),
-        el("td", { class: "muted", text: fmtTime(v.created) }),
+        el("td", null, [versionButton(v)]),
+        el("td", { class: "muted when", text: fmtTime(v.created) }),
         ...metricNames.map((k) => el("td", { class: "num", text: fmtNumber((v.metrics || {})[k]) })),
         el("td", null, v.aliases.map((a) => el("span", { class: "pill", text: a }))),
         el("td", { class: "mono", title: v.sha256, text: v.sha256.slice(0, 12) + "…" }),
@@ -255,6 +255,14 @@
         el("td", { class: "sig", text: describeSignature(v.signature) }),
       ]);
     }));
+  }
+
+  function versionButton(v) {
+    // A version's number shows its learning curve.
+    const b = el("button", { type: "button", class: "link", title: "Show the learning curve of v" + v.version,
+      text: "v" + v.version + (v.archived ? " (archived)" : "") });
+    b.addEventListener("click", () => loadHistory(current.name, v.version).catch(report));
+    return b;
   }
 
   // ------------------------------------------------------------------ learning curve (SVG)
