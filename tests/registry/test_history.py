@@ -46,5 +46,7 @@ def test_history_shapes_become_series():
     assert training_history(est) == {"loss": [1.0, None, 0.5]}
     est.history_ = [{"epoch": 1, "loss": 2.0, "note": "x"}, {"epoch": 2, "loss": 1.0, "note": "y"}]
     assert training_history(est) == {"loss": [2.0, 1.0]}
-    est.history_ = {"loss": [3, 2], "val_score": [0.5, math.inf], "bad": "text"}
-    assert training_history(est) == {"loss": [3.0, 2.0], "val_score": [0.5, None]}
+    est.history_ = {"loss": [3, 2], "val_score": [0.5, math.inf], "bad": "text", "big": [10 ** 400]}
+    assert training_history(est) == {"loss": [3.0, 2.0], "val_score": [0.5, None], "big": [None]}
+    est.history_ = {"x": ["a", 1.0]}, 3
+    assert training_history(est) == {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -979,8 +980,6 @@ def training_history(estimator: Any) -> dict:
     -------
     history : dict of str to list of float or None
     """
-    import math
-
     raw = getattr(estimator, "history_", None)
     series: dict[str, list] = {}
     if isinstance(raw, dict):
@@ -995,10 +994,18 @@ def training_history(estimator: Any) -> dict:
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None
                    for v in values):
             continue
-        clean = [float(v) if v is not None and math.isfinite(v) else None for v in values[:_MAX_HISTORY_EPOCHS]]
+        clean = [_finite_or_none(v) for v in values[:_MAX_HISTORY_EPOCHS]]
         if clean:
             out[key] = clean
     return out
+
+
+def _finite_or_none(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, OverflowError):  # None, or an int too large for a float
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _check_tags(tags: Any, where: str) -> dict:
