@@ -145,9 +145,6 @@ class MatrixFactorization(_RatingFactorModel):
         ``[min, max]`` training rating; predictions are clipped to it.
     train_rmse_ : float
         Training RMSE seen during the last epoch.
-    history_ : dict of list
-        ``{"loss": [...]}``: the training RMSE of every epoch of the last ``fit`` or
-        ``partial_fit`` call (the learning curve the registry records at publish time).
     user_index_ : IdIndex
         Known user ids.
     item_index_ : IdIndex
@@ -166,6 +163,9 @@ class MatrixFactorization(_RatingFactorModel):
         Resolved device (training runs on the CPU).
     backend_ : str
         Resolved kernel backend.
+    history_ : dict of list
+        ``{"loss": [...]}``: the training RMSE (as ``train_rmse_``) of every epoch of the last
+        ``fit`` or ``partial_fit`` call; the learning curve the registry records at publish time.
 
     Examples
     --------
@@ -180,13 +180,12 @@ class MatrixFactorization(_RatingFactorModel):
     """
 
     _kernel = "sgd"
-    _state_schema = BaseRecommender._state_schema.extend(
+    _state_schema = BaseRecommender._state_schema.extend(attrs={"history_": Attr(dict, optional=True)}).extend(
         arrays={"user_factors_": Arr("f4", ("n_users", "n_factors")),
                 "item_factors_": Arr("f4", ("n_items", "n_factors")),
                 "user_bias_": Arr("f4", ("n_users",)),
                 "item_bias_": Arr("f4", ("n_items",))},
-        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True),
-               "history_": Attr(dict, optional=True)},
+        attrs={"global_mean_": Attr(float), "train_rmse_": Attr(float, min=0, optional=True)},
         param_dims={"n_factors": "n_factors"})
     _parameter_constraints = {
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -122,6 +122,11 @@
       showError("Enter an API key.");
       return;
     }
+    if (!/^[\x21-\x7e]{1,256}$/.test(value)) {
+      // A header cannot carry it anyway; say so rather than fail inside fetch.
+      showError("An API key is printable ASCII without spaces (mk_<id>.<secret>).");
+      return;
+    }
     setKey(value);
     route();
   });
