@@ -56,12 +56,14 @@ def test_wheel_installs_and_runs_in_fresh_venv(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
+    # Without PYTHONPATH: a source tree on it (with the egg-info the build leaves in src/)
+    # would make pip think maaskit is already installed and skip the wheel.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     res = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheels[0])],
-                         capture_output=True, text=True, timeout=900)
+                         capture_output=True, text=True, timeout=900, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     res = subprocess.run([str(py), "-c", SMOKE], cwd=work, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "wheel OK" in res.stdout
