@@ -57,7 +57,7 @@ def cli() -> None:
       maaskit quickstart --out model.npz        train on the embedded catalogue, save
       maaskit models publish films model.npz --alias production
       maaskit keys create --scope 'read:*'      print an API key (shown once)
-      maaskit serve --port 8000                 KServe V2 + /v1/recommend over HTTP(S)
+      maaskit serve --port 8000                 KServe V2 + /v1/recommend over HTTP(S), web page at /ui
     """
 
 
@@ -185,7 +185,7 @@ def serve(registry: str | None, host: str, port: int, ssl_certfile: str | None, 
           workers: int, queue: int, timeout: float, max_connections: int, public_metrics: bool,
           signing_key_file: str | None,
           insecure: bool) -> int:
-    """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json.
+    """Serve the registry's models over HTTP(S): KServe V2, /v1/recommend, /metrics, /openapi.json, /ui.
 
     \b
     Every request is bounded (--max-* flags; 413/422 beyond, naming the limit). Model calls

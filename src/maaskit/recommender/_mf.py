@@ -193,6 +193,9 @@ class MatrixFactorization(_RatingFactorModel):
         Resolved device (training runs on the CPU).
     backend_ : str
         Resolved kernel backend.
+    history_ : dict of list
+        ``{"loss": [...]}``: the training RMSE (as ``train_rmse_``) of every epoch of the last
+        ``fit`` or ``partial_fit`` call; the learning curve the registry records at publish time.
 
     Examples
     --------
@@ -207,7 +210,7 @@ class MatrixFactorization(_RatingFactorModel):
     """
 
     _kernel = "sgd"
-    _state_schema = BaseRecommender._state_schema.extend(
+    _state_schema = BaseRecommender._state_schema.extend(attrs={"history_": Attr(dict, optional=True)}).extend(
         arrays={"user_factors_": Arr("f4", ("n_users", "n_factors")),
                 "item_factors_": Arr("f4", ("n_items", "n_factors")),
                 "user_bias_": Arr("f4", ("n_users",)),
@@ -263,11 +266,14 @@ class MatrixFactorization(_RatingFactorModel):
         lr = self.learning_rate
         nt = self._threads(len(r))
         sse = 0.0
+        # The learning curve (train RMSE per epoch) that the registry keeps at publish time.
+        self.history_ = {"loss": []}
         for epoch in range(self.max_iter):
             sse = kernel.sgd_epoch(u, i, r, self.global_mean_, self.user_bias_, self.item_bias_,
                                    self.user_factors_, self.item_factors_, user_scale, item_scale,
                                    lr, lr_b, self.regularization, reg_b, nt)
             self._epoch_check(sse, epoch, len(r), where)
+            self.history_["loss"].append(float(np.sqrt(sse / max(len(r), 1))))
             lr *= self.learning_rate_decay
             lr_b *= self.learning_rate_decay
         self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter else float("nan")

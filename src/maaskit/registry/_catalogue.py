@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -97,6 +98,12 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('stamp', 0);
+CREATE TABLE IF NOT EXISTS histories (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    history TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
 """
 _KEY_PREFIX = "mk_"
 
@@ -395,7 +402,8 @@ class Registry:
         validate_name(name, where="Registry.publish")
         data = dumps(estimator, signing_key=self._signing_key)
         sig = infer_signature(estimator) if signature is None else signature
-        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
+        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias,
+                             history=training_history(estimator))
 
     def publish_bytes(self, name: str, data: bytes, *, description: str = "", tags: dict | None = None,
                       metrics: dict | None = None, signature: dict | None = None,
@@ -438,10 +446,12 @@ class Registry:
         if self._signing_key is not None:
             data = dumps(estimator, signing_key=self._signing_key)
         sig = infer_signature(estimator) if signature is None else signature
-        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias)
+        return self._publish(name, data, _class_key(estimator), description, tags, metrics, sig, alias,
+                             history=training_history(estimator))
 
     def _publish(self, name: str, data: bytes, cls_key: str, description: str, tags: dict | None,
-                 metrics: dict | None, signature: dict, alias: str | None) -> ModelVersion:
+                 metrics: dict | None, signature: dict, alias: str | None, *,
+                 history: dict | None = None) -> ModelVersion:
         where = "Registry.publish"
         tags = _check_tags(tags, where)
         metrics = _check_metrics(metrics, where)
@@ -481,6 +491,7 @@ class Registry:
                 if alias is not None:
                     con.execute("INSERT OR REPLACE INTO aliases (name, alias, version, updated) VALUES (?,?,?,?)",
                                 (name, alias, version, now))
+                self._record_history(con, name, version, history)
                 self._bump(con)
         except BaseException:
             if os.path.exists(tmp):
@@ -497,6 +508,36 @@ class Registry:
                 "SELECT 1 FROM versions WHERE name = ? AND path = ?", (name, rel)).fetchone() is not None
         except sqlite3.Error:
             return True  # when in doubt, keep the file: an orphan is harmless, a lost version is not
+
+    @staticmethod
+    def _record_history(con: sqlite3.Connection, name: str, version: int, history: dict | None) -> None:
+        # Inside the publish transaction: a version and its learning curve appear together.
+        con.execute("DELETE FROM histories WHERE name = ? AND version = ?", (name, version))
+        if history:
+            con.execute("INSERT INTO histories (name, version, history) VALUES (?,?,?)",
+                        (name, version, json.dumps(history, allow_nan=False)))
+
+    def history(self, name: str, ref: int | str | None = None) -> dict:
+        """The training history (learning curve) recorded when a version was published.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        ref : int, str or None, default=None
+            Version number, alias, ``"latest"`` or ``None`` (see :meth:`get_version`).
+
+        Returns
+        -------
+        history : dict of str to list of float or None
+            One series per recorded quantity (e.g. ``"loss"``, ``"val_score"``), one value per
+            epoch (``None`` where the value was not finite); empty when the estimator kept no
+            ``history_``.
+        """
+        mv = self.get_version(name, ref)
+        row = self._connect().execute("SELECT history FROM histories WHERE name = ? AND version = ?",
+                                      (mv.name, mv.version)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     # ------------------------------------------------------------------ read
     def _row_to_version(self, row: tuple, aliases: tuple) -> ModelVersion:
@@ -565,7 +606,9 @@ class Registry:
         -------
         models : list of dict
             One dict per model: name, latest_version, n_versions, aliases (alias ->
-            version), tags and description of the latest version.
+            version), tags and description of the latest version, and its kind
+            (``recommender``, ``classifier``, ``regressor``, ``text``, ``word_vectors``), metrics
+            and publication time (``updated``).
         """
         out = []
         for name in self.model_names():
@@ -582,7 +625,7 @@ class Registry:
             aliases = {a: v.version for v in vs for a in v.aliases}
             out.append({"name": name, "latest_version": latest.version, "n_versions": len(vs),
                         "aliases": aliases, "tags": latest.tags, "description": latest.description,
-                        "estimator_class": latest.estimator_class})
+                        "estimator_class": latest.estimator_class, **_summary_extras(latest)})
         return out
 
     def get_version(self, name: str, ref: int | str | None = None) -> ModelVersion:
@@ -791,6 +834,7 @@ class Registry:
             for mv in targets:
                 con.execute("DELETE FROM versions WHERE name = ? AND version = ?", (name, mv.version))
                 con.execute("DELETE FROM aliases WHERE name = ? AND version = ?", (name, mv.version))
+                con.execute("DELETE FROM histories WHERE name = ? AND version = ?", (name, mv.version))
             self._bump(con)
         for mv in targets:  # after COMMIT: a crash here leaves an orphan file, never a dangling row
             try:
@@ -908,6 +952,79 @@ def _class_key(estimator: Any) -> str:
     from ..persistence import _class_key as key
 
     return key(estimator)
+
+
+def model_kind(signature: dict) -> str:
+    """What a model is, from its input signature: recommender, classifier, regressor, ...
+
+    Parameters
+    ----------
+    signature : dict
+        See :func:`~maaskit.registry.infer_signature`.
+
+    Returns
+    -------
+    kind : str
+    """
+    kind = str(signature.get("kind", "unknown"))
+    if kind == "tabular":
+        return "classifier" if signature.get("classes") else "regressor"
+    return kind
+
+
+def _summary_extras(latest: ModelVersion) -> dict:
+    # What the model market's list shows beyond the catalogue's own fields.
+    return {"kind": model_kind(latest.signature), "metrics": latest.metrics, "updated": latest.created}
+
+
+#: Bounds on a recorded history: a few series of at most this many epochs each.
+_MAX_HISTORY_SERIES = 16
+_MAX_HISTORY_EPOCHS = 100_000
+
+
+def training_history(estimator: Any) -> dict:
+    """The ``history_`` of an estimator as series of numbers, one value per epoch.
+
+    Estimators keep ``history_`` in one of three shapes: a dict of lists (neural networks:
+    ``{"loss": [...], "val_score": [...]}``), a list of numbers (one loss per epoch), or a
+    list of dicts (one record per epoch). All become a dict of lists of float; non-finite
+    values become ``None`` (JSON has no NaN) and non-numeric fields are dropped.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Any object; one without ``history_`` gives ``{}``.
+
+    Returns
+    -------
+    history : dict of str to list of float or None
+    """
+    raw = getattr(estimator, "history_", None)
+    series: dict[str, list] = {}
+    if isinstance(raw, dict):
+        series = {str(k): list(v) for k, v in raw.items() if isinstance(v, (list, tuple))}
+    elif isinstance(raw, (list, tuple)) and raw and all(isinstance(r, dict) for r in raw):
+        keys = [k for k in raw[0] if k != "epoch"]
+        series = {str(k): [r.get(k) for r in raw] for k in keys}
+    elif isinstance(raw, (list, tuple)):
+        series = {"loss": list(raw)}
+    out = {}
+    for key, values in list(series.items())[:_MAX_HISTORY_SERIES]:
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None
+                   for v in values):
+            continue
+        clean = [_finite_or_none(v) for v in values[:_MAX_HISTORY_EPOCHS]]
+        if clean:
+            out[key] = clean
+    return out
+
+
+def _finite_or_none(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, OverflowError):  # None, or an int too large for a float
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _check_tags(tags: Any, where: str) -> dict:

@@ -78,6 +78,14 @@ def openapi_document() -> dict:
                     "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}},
                     "notes": {"type": "array", "items": {"type": ["string", "null"]}}}},
                 "ModelVersion": {"type": "object"},
+                "ModelVersions": {"type": "object", "required": ["name", "versions"], "properties": {
+                    "name": {"type": "string"}, "can_promote": {"type": "boolean"},
+                    "versions": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}},
+                "History": {"type": "object", "required": ["name", "version", "history"], "properties": {
+                    "name": {"type": "string"}, "version": {"type": "integer"},
+                    "history": {"type": "object", "description": "series name -> one value per epoch",
+                                "additionalProperties": {"type": "array",
+                                                         "items": {"type": ["number", "null"]}}}}},
             },
         },
         "security": [{"bearer": []}, {"apiKey": []}],
@@ -126,8 +134,11 @@ def openapi_document() -> dict:
                                                   _param("tag", "query", {"type": "string"})],
                                    "responses": {"200": {"description": "models"}, **errors}}},
             "/v1/models/{name}": {
-                "get": {"summary": "Versions of a model", "parameters": [name_p],
-                        "responses": {"200": {"description": "versions"}, **errors}},
+                "get": {"summary": "Versions of a model, with their metrics, checksums, signatures and aliases",
+                        "description": "can_promote says whether the key may move this model's aliases "
+                                       "(a publish scope on a server started with --allow-publish).",
+                        "parameters": [name_p],
+                        "responses": {"200": _json("ModelVersions"), **errors}},
                 "post": {"summary": "Publish an artifact (needs --allow-publish and a publish scope)",
                          "parameters": [name_p, _param("meta", "query", {"type": "string"},
                                                        description="JSON: description, tags, metrics, alias")],
@@ -140,6 +151,19 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"version": {"type": "integer"}}}}}},
                 "responses": {"200": {"description": "moved"}, **errors}}},
+            "/v1/models/{name}/history": {"get": {
+                "summary": "The training history (learning curve) recorded when a version was published",
+                "parameters": [name_p, _param("version", "query", {"type": "string"},
+                                              description="version number or alias (default: production, "
+                                                          "else latest)")],
+                "responses": {"200": _json("History"), **errors}}},
+            "/ui": {"get": {"summary": "The model market web page (static; its data calls need a key)",
+                            "security": [], "responses": {"200": {"description": "HTML", "content": {
+                                "text/html": {"schema": {"type": "string"}}}}, "404": _error()}}},
+            "/ui/{file}": {"get": {"summary": "A static file of the model market page",
+                                   "security": [], "parameters": [_param("file", "path", {
+                                       "enum": ["index.html", "app.js", "style.css"]})],
+                                   "responses": {"200": {"description": "the file"}, "404": _error()}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (a key with the 'metrics' scope, unless the "
                                             "server runs with --public-metrics)",
                                  "responses": {"200": {"description": "text exposition format"}, **errors}}},

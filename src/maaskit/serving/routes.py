@@ -22,6 +22,7 @@ from ..registry import ModelNotFoundError, validate_alias, validate_name
 from .errors import ServiceError, error_body
 from .limits import check_json_depth
 from .models import LoadedModel, _json_scores
+from .ui import UI_FILES, load_ui_files, security_headers
 
 __all__ = ["build_routes", "JSONResponse", "json_error"]
 
@@ -370,7 +371,7 @@ def build_routes(state: Any) -> list[Route]:
 
     async def show_model(request: Request) -> Response:
         name = request.path_params["name"]
-        auth.require(request.headers, "read", name)
+        key = auth.require(request.headers, "read", name)
         try:
             validate_name(name, where="GET /v1/models")
             versions = await pool.run(store.registry.versions, name, include_archived=True)
@@ -378,7 +379,28 @@ def build_routes(state: Any) -> list[Route]:
             raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
         if not versions:
             raise ServiceError(404, "unknown_model", f"GET /v1/models: no model named {name!r}.", {"model": name})
-        return JSONResponse({"name": name, "versions": [v.to_dict() for v in versions]})
+        # can_promote: whether this key may move aliases here (the page shows Promote only then).
+        return JSONResponse({"name": name, "versions": [v.to_dict() for v in versions],
+                             "can_promote": bool(state.allow_publish and auth.can(key, "publish", name))})
+
+    async def model_history(request: Request) -> Response:
+        name = request.path_params["name"]
+        where = f"GET /v1/models/{name}/history"
+        auth.require(request.headers, "read", name)
+        ref = request.query_params.get("version")
+
+        def work() -> dict:
+            mv = store.registry.get_version(name, ref)
+            return {"name": name, "version": mv.version, "history": store.registry.history(name, mv.version)}
+
+        try:
+            validate_name(name, where=where)
+            body = await pool.run(work)
+        except ModelNotFoundError as exc:
+            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+        except ValueError as exc:
+            raise ServiceError(400, "invalid_argument", str(exc)) from None
+        return JSONResponse(body)
 
     async def publish(request: Request) -> Response:
         name = request.path_params["name"]
@@ -436,6 +458,17 @@ def build_routes(state: Any) -> list[Route]:
 
         return JSONResponse(openapi_document())
 
+    # ------------------------------------------------------------------ the model market page
+    ui_files = load_ui_files()
+    ui_headers = security_headers()
+
+    async def ui_page(request: Request) -> Response:
+        # Public like /openapi.json: the page holds no data; what it shows needs a key.
+        name = request.path_params.get("file", "index.html")
+        if name not in ui_files:
+            raise ServiceError(404, "not_found", f"GET /ui/{name:.60}: no such file.")
+        return Response(ui_files[name], media_type=UI_FILES[name], headers=ui_headers)
+
     table = [
         # Hot routes first: Starlette tries routes in order.
         ("/v1/recommend/{user_id}", recommend, ["GET"]),
@@ -455,6 +488,9 @@ def build_routes(state: Any) -> list[Route]:
         ("/v1/models/{name}", show_model, ["GET"]),
         ("/v1/models/{name}", publish, ["POST"]),
         ("/v1/models/{name}/aliases/{alias}", set_alias, ["PUT"]),
+        ("/v1/models/{name}/history", model_history, ["GET"]),
+        ("/ui", ui_page, ["GET"]),
+        ("/ui/{file}", ui_page, ["GET"]),
         ("/metrics", prometheus, ["GET"]),
         ("/openapi.json", openapi, ["GET"]),
     ]
