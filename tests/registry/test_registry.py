@@ -250,6 +250,8 @@ def test_signing_registry_signs_and_refuses_unsigned(tmp_path, model, monkeypatc
     signed = Registry(tmp_path / "b", signing_key="secret")
     mv = signed.publish("films", model)
     assert type(signed.load("films")) is type(model)
+    # the catalogue records what was stored signed (the model market shows it)
+    assert plain.signed_versions("films") == {1: False} and signed.signed_versions("films") == {1: True}
     # what it published is signed with its key: another key refuses it
     with pytest.raises(ArtifactError, match="signature mismatch"):
         Registry(tmp_path / "b", signing_key="other").load("films")

@@ -80,6 +80,8 @@ def test_history_endpoint_and_catalogue_fields(setup, mf):
     assert get(app, "/v1/models/ratings/history?version=9", keys["reader"]).status_code == 404
     assert get(app, "/v1/models/ratings/history?version=-1", keys["reader"]).status_code == 400
     assert get(app, "/v1/models/nope/history", keys["reader"]).status_code == 404
+    versions = get(app, "/v1/models/ratings", keys["reader"]).json()["versions"]
+    assert [v["signed"] for v in versions] == [reg.signed_versions("ratings")[1]]
     listed = {m["name"]: m for m in get(app, "/v1/models", keys["reader"]).json()["models"]}
     assert listed["ratings"]["kind"] == "recommender" and listed["ratings"]["metrics"] == {"rmse": 0.93}
     assert listed["ratings"]["updated"] > 0

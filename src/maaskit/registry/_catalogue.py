@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS histories (
     history TEXT NOT NULL,
     PRIMARY KEY (name, version)
 );
+CREATE TABLE IF NOT EXISTS signed_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    signed INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
 """
 _KEY_PREFIX = "mk_"
 
@@ -492,6 +498,10 @@ class Registry:
                     con.execute("INSERT OR REPLACE INTO aliases (name, alias, version, updated) VALUES (?,?,?,?)",
                                 (name, alias, version, now))
                 self._record_history(con, name, version, history)
+                # What this registry stored is signed exactly when it has a key (publish signs,
+                # publish_bytes re-signs); versions from before this table have no row.
+                con.execute("INSERT OR REPLACE INTO signed_versions (name, version, signed) VALUES (?,?,?)",
+                            (name, version, int(self._signing_key is not None)))
                 self._bump(con)
         except BaseException:
             if os.path.exists(tmp):
@@ -516,6 +526,23 @@ class Registry:
         if history:
             con.execute("INSERT INTO histories (name, version, history) VALUES (?,?,?)",
                         (name, version, json.dumps(history, allow_nan=False)))
+
+    def signed_versions(self, name: str) -> dict[int, bool]:
+        """Whether each version of ``name`` was stored signed (HMAC-SHA256 with this registry's key).
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+
+        Returns
+        -------
+        signed : dict of int to bool
+            Version -> signed; versions published before the registry recorded it are absent
+            (unknown).
+        """
+        rows = self._connect().execute("SELECT version, signed FROM signed_versions WHERE name = ?", (name,))
+        return {int(v): bool(f) for v, f in rows}
 
     def history(self, name: str, ref: int | str | None = None) -> dict:
         """The training history (learning curve) recorded when a version was published.
@@ -835,6 +862,7 @@ class Registry:
                 con.execute("DELETE FROM versions WHERE name = ? AND version = ?", (name, mv.version))
                 con.execute("DELETE FROM aliases WHERE name = ? AND version = ?", (name, mv.version))
                 con.execute("DELETE FROM histories WHERE name = ? AND version = ?", (name, mv.version))
+                con.execute("DELETE FROM signed_versions WHERE name = ? AND version = ?", (name, mv.version))
             self._bump(con)
         for mv in targets:  # after COMMIT: a crash here leaves an orphan file, never a dangling row
             try:

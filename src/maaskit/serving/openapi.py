@@ -77,7 +77,9 @@ def openapi_document() -> dict:
                     "model": {"type": "string"}, "version": {"type": "integer"}, "method": {"type": "string"},
                     "predictions": {"type": "array"}, "fallback": {"type": "array", "items": {"type": "boolean"}},
                     "notes": {"type": "array", "items": {"type": ["string", "null"]}}}},
-                "ModelVersion": {"type": "object"},
+                "ModelVersion": {"type": "object", "properties": {
+                    "signed": {"type": ["boolean", "null"],
+                               "description": "stored signed with the registry's key; null: not recorded"}}},
                 "ModelVersions": {"type": "object", "required": ["name", "versions"], "properties": {
                     "name": {"type": "string"}, "can_promote": {"type": "boolean"},
                     "versions": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}}}},

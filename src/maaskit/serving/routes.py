@@ -375,12 +375,15 @@ def build_routes(state: Any) -> list[Route]:
         try:
             validate_name(name, where="GET /v1/models")
             versions = await pool.run(store.registry.versions, name, include_archived=True)
+            signed = await pool.run(store.registry.signed_versions, name)
         except ValueError as exc:
             raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
         if not versions:
             raise ServiceError(404, "unknown_model", f"GET /v1/models: no model named {name!r}.", {"model": name})
+        # signed: true/false as the registry stored it, null when not recorded (older versions).
+        records = [{**v.to_dict(), "signed": signed.get(v.version)} for v in versions]
         # can_promote: whether this key may move aliases here (the page shows Promote only then).
-        return JSONResponse({"name": name, "versions": [v.to_dict() for v in versions],
+        return JSONResponse({"name": name, "versions": records,
                              "can_promote": bool(state.allow_publish and auth.can(key, "publish", name))})
 
     async def model_history(request: Request) -> Response:
