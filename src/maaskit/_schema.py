@@ -103,6 +103,17 @@ class Arr:
     optional: bool = False
 
     def check_shape(self, ctx: _Ctx, what: str, a: np.ndarray) -> None:
+        """Check ``a``'s dtype and shape, binding the named dimensions it mentions.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        what : str
+            Name of the array, for messages.
+        a : ndarray
+            The array read from the artifact.
+        """
         kinds, sizes = _DTYPES[self.dtype]
         if a.dtype.kind not in kinds or (sizes is not None and a.dtype.itemsize not in sizes):
             ctx.fail(what, f"dtype must be {self.dtype}; got {a.dtype.str}")
@@ -118,6 +129,17 @@ class Arr:
                 ctx.bind(d, n, what)
 
     def check_values(self, ctx: _Ctx, what: str, a: np.ndarray) -> None:
+        """Check ``a``'s values: index ranges, finiteness and uniqueness.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        what : str
+            Name of the array, for messages.
+        a : ndarray
+            The array read from the artifact.
+        """
         if a.size == 0:
             return
         if a.dtype.kind == "f" and self.finite and not _all_finite(a):
@@ -183,6 +205,17 @@ class Attr:
     length: Any = None
 
     def check(self, ctx: _Ctx, what: str, v: Any) -> None:
+        """Check one JSON attribute value.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        what : str
+            Name of the attribute, for messages.
+        v : object
+            The value from the artifact's header.
+        """
         types = self.types if isinstance(self.types, tuple) else (self.types,)
         ok = any(_is(v, t) for t in types)
         if not ok:
@@ -230,12 +263,25 @@ class Ids:
     ----------
     dim : str
         The number of ids binds this dimension.
+    optional : bool, default=False
+        The attribute may be absent.
     """
 
     dim: str
     optional: bool = False
 
     def check(self, ctx: _Ctx, name: str, meta: Any) -> None:
+        """Check a saved id index: its JSON meta and the id array beside it.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        name : str
+            Attribute name.
+        meta : object
+            The attribute's JSON meta.
+        """
         what = f"attribute {name!r}"
         if not isinstance(meta, dict) or meta.get("__object__") != "IdIndex":
             ctx.fail(what, "must be a saved IdIndex")
@@ -277,12 +323,12 @@ class Rule:
 
     Parameters
     ----------
+    what : str
+        The array or attribute the rule is about.
     doc : str
         The rule, as the error message states it.
     test : callable
         ``test(dims, attrs, arrays, params) -> bool``; ``False`` is a violation.
-    what : str
-        The array or attribute the rule is about.
     """
 
     what: str
@@ -290,6 +336,13 @@ class Rule:
     test: Callable[..., bool]
 
     def check(self, ctx: _Ctx) -> None:
+        """Apply this rule to the artifact's state.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        """
         try:
             ok = self.test(ctx.dims, ctx.attrs, ctx.arrays, ctx.params)
         except (KeyError, TypeError, ValueError, IndexError):
@@ -300,8 +353,24 @@ class Rule:
 
 @dataclass(frozen=True)
 class CSR:
-    """A CSR matrix kept as three arrays: ``indptr`` of length ``rows + 1`` starting at 0,
-    non-decreasing and ending at ``nnz``; ``indices`` in ``[0, cols)``."""
+    """A CSR matrix kept as three arrays, checked as a whole.
+
+    ``indptr`` has length ``rows + 1``, starts at 0, never decreases and ends at ``nnz``;
+    ``indices`` lie in ``[0, cols)``.
+
+    Parameters
+    ----------
+    indptr : str
+        Name of the row-pointer array.
+    indices : str
+        Name of the column-index array.
+    rows : str
+        Dimension giving the number of rows.
+    cols : str
+        Dimension giving the number of columns.
+    data : str, default=None
+        Name of the values array, which must have ``nnz`` entries.
+    """
 
     indptr: str
     indices: str
@@ -310,6 +379,13 @@ class CSR:
     data: str | None = None
 
     def check(self, ctx: _Ctx) -> None:
+        """Apply this rule to the artifact's state.
+
+        Parameters
+        ----------
+        ctx : _Ctx
+            What the check has bound so far (dimensions); raises through ``ctx.fail``.
+        """
         p, ix = ctx.arrays.get(self.indptr), ctx.arrays.get(self.indices)
         if p is None or ix is None:
             return  # optional pair absent; presence is the arrays' business
@@ -487,7 +563,28 @@ class StateSchema:
     def extend(self, *, arrays: dict | None = None, attrs: dict | None = None, rules: tuple = (),
                patterns: dict | None = None, param_dims: dict | None = None,
                drop: tuple = ()) -> "StateSchema":
-        """A schema with more (or replaced) entries; ``drop`` removes names."""
+        """A schema with more (or replaced) entries; ``drop`` removes names.
+
+        Parameters
+        ----------
+        arrays : dict, default=None
+            Arrays to add or replace.
+        attrs : dict, default=None
+            Attributes to add or replace.
+        rules : tuple, default=()
+            Rules to append.
+        patterns : dict, default=None
+            Glob-named arrays to add or replace.
+        param_dims : dict, default=None
+            Hyper-parameters bound to dimensions, to add or replace.
+        drop : tuple, default=()
+            Array or attribute names to remove.
+
+        Returns
+        -------
+        schema : StateSchema
+            A new schema; this one is unchanged.
+        """
         arr = {**self.arrays, **(arrays or {})}
         att = {**self.attrs, **(attrs or {})}
         for k in drop:
