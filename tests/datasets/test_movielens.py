@@ -1,7 +1,6 @@
 import hashlib
 import http.server
 import io
-import os
 import threading
 import zipfile
 from functools import partial
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 import maaskit.datasets._movielens as ml
-from maaskit.datasets import fetch_movielens, get_data_home, load_movielens
+from maaskit.datasets import fetch_movielens, find_data_home, get_data_home, load_movielens
 from maaskit.exceptions import ArtifactError
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -121,11 +120,7 @@ def test_bad_variant(tmp_path):
 
 
 def _real_data_home():
-    candidates = [os.environ.get("MAASKIT_DATA"), Path(__file__).resolve().parents[3] / "shared" / "data"]
-    for c in candidates:
-        if c and (Path(c) / "ml-100k" / "u.data").is_file():
-            return Path(c)
-    return None
+    return find_data_home("ml-100k/u.data")
 
 
 @pytest.mark.skipif(_real_data_home() is None, reason="MovieLens 100K not available locally")

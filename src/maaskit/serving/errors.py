@@ -6,11 +6,15 @@ from typing import Any
 
 from ..exceptions import MaaskitError
 
-__all__ = ["ServiceError", "error_body"]
+__all__ = ["APIError", "error_body"]
 
 
-class ServiceError(MaaskitError):
+class APIError(MaaskitError):
     """An error the service answers with a status code and a JSON body.
+
+    Server side only: the route handlers raise it and :func:`~maaskit.serving.routes.json_error`
+    turns it into the response. Its client-side mirror is :class:`maaskit.client.ServiceError`,
+    which :class:`~maaskit.client.Client` raises when it receives that response.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ from ..exceptions import ArtifactError, UnknownIdError
 from ..registry import ModelNotFoundError, ModelVersion, Registry, parse_ref, validate_name
 from ..registry._signature import is_recommender, v2_datatype, word_vectors
 from .batching import MicroBatcher
-from .errors import ServiceError
+from .errors import APIError
 from .limits import Limits, check_n
 from .pool import WorkerPool
 
@@ -33,8 +33,8 @@ V2_DATATYPES = {"BOOL": np.bool_, "INT32": np.int32, "INT64": np.int64, "FP32": 
 _KIND_NAMES = {"i": "int", "u": "int", "f": "float", "U": "str", "O": "str", "S": "str"}
 
 
-def _bad(type_: str, message: str, detail: Any = None, status: int = 400) -> ServiceError:
-    return ServiceError(status, type_, message, detail)
+def _bad(type_: str, message: str, detail: Any = None, status: int = 400) -> APIError:
+    return APIError(status, type_, message, detail)
 
 
 def decode_tensor(tensor: Any, where: str, limits: Limits | None = None) -> tuple[str, np.ndarray, str]:
@@ -260,7 +260,7 @@ class LoadedModel:
                 if strict:
                     shown = raw if isinstance(raw, (str, int)) and not isinstance(raw, bool) else repr(raw)[:60]
                     message = str(UnknownIdError(entity, [shown], len(table), where))
-                    raise ServiceError(404, f"unknown_{entity}", message + (f" ({note})" if note else ""),
+                    raise APIError(404, f"unknown_{entity}", message + (f" ({note})" if note else ""),
                                        {f"{entity}_id": shown, "note": note})
             keys.append(key if hit else None)
             known[k] = hit
@@ -313,7 +313,7 @@ class LoadedModel:
 
     def _fallback(self, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
         if self._pop is None:
-            raise ServiceError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
+            raise APIError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
                                                     f"for unknown users.")
         order = self._pop_order[:n]
         return self._item_ids[order], self._pop[order]
@@ -408,7 +408,7 @@ class LoadedModel:
     # ------------------------------------------------------------------ word vectors
     def _word(self, word: str, where: str) -> str:
         if word not in self.wv.key_to_index:
-            raise ServiceError(404, "unknown_word", f"{where}: {word!r:.80} is not in the vocabulary of model "
+            raise APIError(404, "unknown_word", f"{where}: {word!r:.80} is not in the vocabulary of model "
                                                     f"{self.name!r} ({len(self.wv)} words).", {"word": word[:80]})
         return word
 
@@ -839,22 +839,22 @@ class ModelStore:
         try:
             validate_name(name, where=where)
         except ValueError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         try:
             mv = self.registry.get_version(name, parse_ref(ref, where))
         except ModelNotFoundError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         except ValueError as exc:
-            raise ServiceError(400, "invalid_argument", str(exc), {"model": name}) from None
+            raise APIError(400, "invalid_argument", str(exc), {"model": name}) from None
         with self._lock:
             model = self._loaded.get((name, mv.version))
             if model is None or model.record.sha256 != mv.sha256:
                 try:
                     _, est = self.registry.load_version(name, mv.version)
                 except ModelNotFoundError as exc:  # deleted between resolution and load
-                    raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+                    raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
                 except ArtifactError as exc:
-                    raise ServiceError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
+                    raise APIError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
                 model = LoadedModel(mv, est, self._batcher_factory(name) if self._batched(name) else None,
                                     limits=self.limits, pool=self.light_pool)
                 if self.metrics is not None:
