@@ -6,7 +6,7 @@ from typing import Any
 
 from ..exceptions import MaaskitError
 
-__all__ = ["APIError", "error_body"]
+__all__ = ["APIError", "bad_request", "error_body"]
 
 
 class APIError(MaaskitError):
@@ -38,6 +38,27 @@ class APIError(MaaskitError):
         self.detail = detail
         self.headers = headers
         super().__init__(message)
+
+
+def bad_request(type_: str, message: str, detail: Any = None, status: int = 400) -> APIError:
+    """Return an :class:`APIError`, a 400 unless ``status`` says otherwise (for ``raise``).
+
+    Parameters
+    ----------
+    type_ : str
+        Error type.
+    message : str
+        Message.
+    detail : object, default=None
+        Extra information.
+    status : int, default=400
+        HTTP status code.
+
+    Returns
+    -------
+    error : APIError
+    """
+    return APIError(status, type_, message, detail)
 
 
 def error_body(type: str, message: str, detail: Any = None) -> dict:
