@@ -61,6 +61,26 @@ def test_get_data_home_precedence(monkeypatch, tmp_path):
         get_data_home(3)
 
 
+def test_find_data_home_env_then_checkout_then_none(monkeypatch, tmp_path):
+    from maaskit.datasets import _home
+
+    env, shared = tmp_path / "env", tmp_path / "checkout-parent" / "shared" / "data"
+    (env / "a").mkdir(parents=True)
+    (shared / "b").mkdir(parents=True)
+    monkeypatch.setattr(_home, "_CHECKOUT", tmp_path / "checkout-parent" / "maaskit")
+    monkeypatch.setenv("MAASKIT_DATA", str(env))
+    assert find_data_home() == env
+    assert find_data_home("a") == env
+    assert find_data_home("b") == shared  # env lacks it: the next candidate
+    assert find_data_home("c") is None
+    monkeypatch.delenv("MAASKIT_DATA")
+    assert find_data_home() == shared
+    monkeypatch.setattr(_home, "_CHECKOUT", tmp_path / "nowhere" / "maaskit")
+    assert find_data_home() is None
+    with pytest.raises(TypeError, match="needs must be"):
+        find_data_home(3)
+
+
 # --- load_movielens --------------------------------------------------------------------
 def test_load_100k_from_files(tmp_path):
     _write(tmp_path / "ml-100k", ML100K_FILES)
