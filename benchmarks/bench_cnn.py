@@ -20,23 +20,19 @@ import argparse
 import datetime
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
+from maaskit.datasets import find_data_home, load_mnist
 from maaskit.neural_network import CNNClassifier
 from maaskit.neural_network._layers import Conv2D, Flatten, MaxPool2D, Network
 
 
 def images(n):
-    env = os.environ.get("MAASKIT_DATA")
-    root = Path(__file__).resolve().parents[1]
-    for home in ([Path(env)] if env else []) + [root.parent / "shared" / "data"]:
-        if (home / "mnist-test" / "t10k-images-idx3-ubyte.gz").is_file():
-            from maaskit.datasets import load_mnist
-
-            X, y = load_mnist("mnist-test", data_home=home)
-            return X[:n, None].astype(np.float32) / 255, y[:n].astype(np.int64), "MNIST test"
+    home = find_data_home("mnist-test/t10k-images-idx3-ubyte.gz")
+    if home is not None:
+        X, y = load_mnist("mnist-test", data_home=home)
+        return X[:n, None].astype(np.float32) / 255, y[:n].astype(np.int64), "MNIST test"
     rng = np.random.RandomState(0)
     return rng.rand(n, 1, 28, 28).astype(np.float32), rng.randint(0, 10, n), "generated"
 

@@ -23,27 +23,24 @@ The data set is found through ``MAASKIT_DATA`` or ``../shared/data`` beside the 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
+from maaskit.datasets import find_data_home
 from maaskit.exceptions import ColdStartWarning
 from maaskit.recommender._mf import MatrixFactorization
 from maaskit.recommender._svdpp import SVDpp
 
 
 def load_ml100k() -> pd.DataFrame:
-    env = os.environ.get("MAASKIT_DATA")
-    root = Path(__file__).resolve().parents[1]
-    for home in ([Path(env)] if env else []) + [root.parent / "shared" / "data", root / "../shared/data"]:
+    home = find_data_home("ml-100k/u.data")
+    if home is not None:
         path = home / "ml-100k" / "u.data"
-        if path.is_file():
-            return pd.read_csv(path, sep="\t", header=None, names=["user", "item", "rating", "timestamp"])
+        return pd.read_csv(path, sep="\t", header=None, names=["user", "item", "rating", "timestamp"])
     raise SystemExit("MovieLens 100k not found: set MAASKIT_DATA to the folder that holds ml-100k/.")
 
 
@@ -110,14 +107,10 @@ def run_surprise_tuned(grid):
 
 def load_canonical() -> tuple[pd.DataFrame, list]:
     """u1-u5 and ua/ub base/test as (frame, [(train_rows, test_rows)]) over one frame."""
-    env = os.environ.get("MAASKIT_DATA")
-    root = Path(__file__).resolve().parents[1]
-    for home in ([Path(env)] if env else []) + [root.parent / "shared" / "data"]:
-        folder = home / "ml-100k"
-        if (folder / "u1.base").is_file():
-            break
-    else:
+    home = find_data_home("ml-100k/u1.base")
+    if home is None:
         raise SystemExit("ml-100k/u1.base not found: set MAASKIT_DATA.")
+    folder = home / "ml-100k"
     names = ["user", "item", "rating", "timestamp"]
     parts, folds, start = [], [], 0
     for split in ("u1", "u2", "u3", "u4", "u5", "ua", "ub"):

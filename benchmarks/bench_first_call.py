@@ -81,11 +81,11 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "fit": t3 - t2, "recommend
 
 
 def _data_file() -> Path:
-    env = os.environ.get("MAASKIT_DATA")
-    for base in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        path = base / "ml-100k" / "u.data"
-        if path.exists():
-            return path
+    from maaskit.datasets import find_data_home
+
+    home = find_data_home("ml-100k/u.data")
+    if home is not None:
+        return home / "ml-100k" / "u.data"
     sys.exit("u.data not found: set MAASKIT_DATA to the folder holding ml-100k/")
 
 

@@ -17,26 +17,23 @@ Usage: ``python benchmarks/bench_fit_overhead.py [--quick] [--repeats N]``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-REPO = Path(__file__).resolve().parents[1]
 N_THREADS = 2
 
 
 def _ml100k() -> pd.DataFrame:
-    env = os.environ.get("MAASKIT_DATA")
-    for base in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        path = base / "ml-100k" / "u.data"
-        if path.exists():
-            return pd.read_csv(path, sep="\t", names=["user", "item", "rating", "timestamp"])
+    from maaskit.datasets import find_data_home
+
+    home = find_data_home("ml-100k/u.data")
+    if home is not None:
+        return pd.read_csv(home / "ml-100k" / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
     sys.exit("u.data not found: set MAASKIT_DATA to the folder holding ml-100k/")
 
 

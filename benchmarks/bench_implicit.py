@@ -31,10 +31,8 @@ Usage: ``python benchmarks/bench_implicit.py [--quick] [--backend cython|numba]`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,15 +45,14 @@ from maaskit.recommender._als import ALS
 from maaskit.recommender._bpr import BPR
 
 N_THREADS = 2
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _ml100k() -> pd.DataFrame:
-    env = os.environ.get("MAASKIT_DATA")
-    for base in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        path = base / "ml-100k" / "u.data"
-        if path.exists():
-            return pd.read_csv(path, sep="\t", names=["user", "item", "rating", "timestamp"])
+    from maaskit.datasets import find_data_home
+
+    home = find_data_home("ml-100k/u.data")
+    if home is not None:
+        return pd.read_csv(home / "ml-100k" / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
     sys.exit("u.data not found: set MAASKIT_DATA to the folder holding ml-100k/")
 
 

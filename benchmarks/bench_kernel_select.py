@@ -31,11 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _ml100k() -> pd.DataFrame:
-    env = os.environ.get("MAASKIT_DATA")
-    for base in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        path = base / "ml-100k" / "u.data"
-        if path.exists():
-            return pd.read_csv(path, sep="\t", names=["user", "item", "rating", "timestamp"])
+    from maaskit.datasets import find_data_home
+
+    home = find_data_home("ml-100k/u.data")
+    if home is not None:
+        return pd.read_csv(home / "ml-100k" / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
     sys.exit("u.data not found: set MAASKIT_DATA to the folder holding ml-100k/")
 
 
@@ -121,9 +121,9 @@ def main() -> None:
     print(f"{'topk':<7} {cells}   {best.get('numba', np.nan) / best['cython']:11.2f}x  "
           f"{_AUTO_ORDER.get('topk', _DEFAULT_ORDER)}   (recommend top-10, 943 users)")
 
-    env = os.environ.get("MAASKIT_DATA")
-    path = next(p for p in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]
-                if (p / "ml-100k" / "u.data").exists()) / "ml-100k" / "u.data"
+    from maaskit.datasets import find_data_home
+
+    path = find_data_home("ml-100k/u.data") / "ml-100k" / "u.data"
     print("\nFresh process: import + 1-epoch fit per backend, best of 3 (s); Numba's on-disk "
           "cache is warm from the runs above")
     penv = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))

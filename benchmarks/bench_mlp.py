@@ -35,13 +35,13 @@ import datetime
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from maaskit.datasets import find_data_home, load_mnist
 from maaskit.neural_network import MLPClassifier
 
 HIDDEN = 128
@@ -54,16 +54,11 @@ def datasets(quick: bool):
     out = [("digits", *train_test_split((X / 16).astype(np.float32), y, test_size=0.25, random_state=0))]
     if quick:
         return out
-    env = os.environ.get("MAASKIT_DATA")
-    root = Path(__file__).resolve().parents[1]
-    for home in ([Path(env)] if env else []) + [root.parent / "shared" / "data"]:
-        if (home / "mnist-test" / "t10k-images-idx3-ubyte.gz").is_file():
-            from maaskit.datasets import load_mnist
-
-            Xm, ym = load_mnist("mnist-test", data_home=home)
-            Xm = Xm.reshape(len(Xm), -1).astype(np.float32) / 255
-            out.append(("mnist-test", Xm[:8000], Xm[8000:], ym[:8000], ym[8000:]))
-            break
+    home = find_data_home("mnist-test/t10k-images-idx3-ubyte.gz")
+    if home is not None:
+        Xm, ym = load_mnist("mnist-test", data_home=home)
+        Xm = Xm.reshape(len(Xm), -1).astype(np.float32) / 255
+        out.append(("mnist-test", Xm[:8000], Xm[8000:], ym[:8000], ym[8000:]))
     return out
 
 

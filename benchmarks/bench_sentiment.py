@@ -30,16 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from maaskit.datasets import load_sentiment
+from maaskit.datasets import find_data_home, load_sentiment
 from maaskit.text import SentimentClassifier
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _home() -> Path:
-    env = os.environ.get("MAASKIT_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
 
 def baseline(lang: str):
     vec = (TfidfVectorizer(ngram_range=(1, 2)) if lang == "en"
@@ -68,7 +60,7 @@ def evaluate(make, Xtr, ytr, Xte, yte):
 
 
 def splits(name: str, n_folds: int):
-    home = _home()
+    home = find_data_home()
     if name == "sst2":
         Xtr, ytr = load_sentiment("sst2", "train", data_home=home, return_X_y=True)
         Xte, yte = load_sentiment("sst2", "test", data_home=home, return_X_y=True)

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maaskit.utils._net import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 PEER = "floor (handmade plain Starlette endpoint, not a maintained server)"
 
@@ -86,12 +88,6 @@ PEER_APP = textwrap.dedent('''
 ''')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -112,10 +108,9 @@ def make_model(quick: bool):
 
     from maaskit import Recommender
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import data_home  # noqa: E402  (same data lookup as the tests)
+    from maaskit.datasets import find_data_home
 
-    home = data_home()
+    home = find_data_home()
     path = home / "ml-100k" / "u.data" if home else None
     if path is not None and path.exists():
         df = pd.read_csv(path, sep="\t", names=["user", "item", "rating", "ts"])

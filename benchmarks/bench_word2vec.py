@@ -34,7 +34,6 @@ import numpy as np
 
 from maaskit.text import Tokenizer, Word2Vec
 
-REPO = Path(__file__).resolve().parents[1]
 PARAMS = dict(vector_size=100, window=5, min_count=5, negative=5, sample=1e-3, alpha=0.025,
               min_alpha=1e-4)
 WORKERS = 2
@@ -67,10 +66,9 @@ def make_corpus(n_tokens: int, n_types: int = 50_000, n_pairs: int = 100, seed: 
 
 
 def real_corpus():
-    from maaskit.datasets import load_sentiment
+    from maaskit.datasets import find_data_home, load_sentiment
 
-    env = os.environ.get("MAASKIT_DATA")
-    home = Path(env) if env else REPO.parent / "shared" / "data"
+    home = find_data_home()
     tok = Tokenizer()
     corpus = []
     for name, split in (("sst2", "all"), ("sentiment-en", "all"), ("sentiment-zh", "all")):

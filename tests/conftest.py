@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -10,16 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_home() -> Path | None:
-    """Real data folder: MAASKIT_DATA, else ../shared/data beside the checkout, else None."""
-    env = os.environ.get("MAASKIT_DATA")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
-        if cand.is_dir():
-            return cand
-    return None
+from maaskit.datasets import find_data_home
 
 
 @pytest.fixture(autouse=True)
@@ -48,4 +38,4 @@ def block_interactions() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def shared_data_home() -> Path | None:
     """The real-data folder, or None when tests must fall back to generated data."""
-    return data_home()
+    return find_data_home()

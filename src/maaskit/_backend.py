@@ -5,6 +5,17 @@ failed probe is remembered so that the later error message can say why. Kernel l
 table: every kernel ``<name>`` exists as ``maaskit._kernels.reference.<name>`` (NumPy, the
 oracle), ``maaskit._kernels.numba.<name>`` and the compiled ``maaskit._ext.<name>``, all with
 the same function names and signatures; estimators never branch on the backend themselves.
+
+Where each backend of kernel ``<name>`` lives (one layer under three names)::
+
+    backend   source                                  imported as
+    cython    kernels/<name>.pyx (checkout root)  ->  maaskit._ext.<name>  (compiled by setup.py)
+    numba     src/maaskit/_kernels/numba/<name>.py    maaskit._kernels.numba.<name>
+    numpy     src/maaskit/_kernels/reference/<name>.py  maaskit._kernels.reference.<name>  (the oracle)
+    torch     src/maaskit/_kernels/torch/<name>.py    maaskit._kernels.torch.<name>  (device twins; few kernels)
+
+``_MODULE_PATTERNS`` below is that table in code. ``benchmarks/test_kernel_micro.py`` times
+the backends of ``topk``, ``sgd`` and ``attention`` against each other (pytest-benchmark).
 """
 
 from __future__ import annotations

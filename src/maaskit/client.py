@@ -23,6 +23,9 @@ __all__ = ["Client", "ServiceError", "AuthenticationError", "PermissionDeniedErr
 class ServiceError(MaaskitError):
     """The service answered with an error (4xx or 5xx); carries the server's error fields.
 
+    Client side: built from the JSON body that the server's :class:`maaskit.serving.APIError`
+    produced (``status`` there is ``status_code`` here).
+
     Parameters
     ----------
     status_code : int

@@ -70,6 +70,7 @@ from ._artifact import (
 )
 from ._schema import CSR, Arr, Attr, Ids, Rule, StateSchema
 from .exceptions import ArtifactError
+from .utils._json import json_default
 
 __all__ = ["save", "load", "dumps", "loads", "register", "registered_classes", "ReadLimits",
            "FORMAT_VERSION", "SIGNING_KEY_ENV", "StateSchema", "Arr", "Attr", "Ids", "CSR", "Rule"]
@@ -170,14 +171,6 @@ def _class_key(obj: Any) -> str:
     )
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 def dumps(estimator: Any, *, signing_key: str | bytes | None = None) -> bytes:
     """Serialise a fitted estimator to bytes (the content of a ``.npz`` artifact).
 
@@ -208,11 +201,11 @@ def dumps(estimator: Any, *, signing_key: str | bytes | None = None) -> bytes:
             raise ArtifactError(f"save: array {name!r} must be a plain numeric/str ndarray.")
     try:
         params = {} if cls_key in SKLEARN_TYPES else json.loads(
-            json.dumps(estimator.get_params(deep=False), default=_json_default))
+            json.dumps(estimator.get_params(deep=False), default=json_default))
     except TypeError as exc:
         raise ArtifactError(f"save: hyper-parameters of {type(estimator).__name__} must be JSON-able ({exc}).") from None
     try:
-        attrs = json.loads(json.dumps(attrs, default=_json_default, allow_nan=True))
+        attrs = json.loads(json.dumps(attrs, default=json_default, allow_nan=True))
     except TypeError as exc:
         raise ArtifactError(f"save: fitted state of {type(estimator).__name__} is not JSON-able ({exc}).") from None
     header: dict[str, Any] = {

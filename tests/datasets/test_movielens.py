@@ -1,7 +1,6 @@
 import hashlib
 import http.server
 import io
-import os
 import threading
 import zipfile
 from functools import partial
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 import maaskit.datasets._movielens as ml
-from maaskit.datasets import fetch_movielens, get_data_home, load_movielens
+from maaskit.datasets import fetch_movielens, find_data_home, get_data_home, load_movielens
 from maaskit.exceptions import ArtifactError
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -60,6 +59,26 @@ def test_get_data_home_precedence(monkeypatch, tmp_path):
     assert get_data_home() == Path("~/maaskit_data").expanduser()
     with pytest.raises(TypeError, match="data_home must be"):
         get_data_home(3)
+
+
+def test_find_data_home_env_then_checkout_then_none(monkeypatch, tmp_path):
+    from maaskit.datasets import _home
+
+    env, shared = tmp_path / "env", tmp_path / "checkout-parent" / "shared" / "data"
+    (env / "a").mkdir(parents=True)
+    (shared / "b").mkdir(parents=True)
+    monkeypatch.setattr(_home, "_CHECKOUT", tmp_path / "checkout-parent" / "maaskit")
+    monkeypatch.setenv("MAASKIT_DATA", str(env))
+    assert find_data_home() == env
+    assert find_data_home("a") == env
+    assert find_data_home("b") == shared  # env lacks it: the next candidate
+    assert find_data_home("c") is None
+    monkeypatch.delenv("MAASKIT_DATA")
+    assert find_data_home() == shared
+    monkeypatch.setattr(_home, "_CHECKOUT", tmp_path / "nowhere" / "maaskit")
+    assert find_data_home() is None
+    with pytest.raises(TypeError, match="needs must be"):
+        find_data_home(3)
 
 
 # --- load_movielens --------------------------------------------------------------------
@@ -121,11 +140,7 @@ def test_bad_variant(tmp_path):
 
 
 def _real_data_home():
-    candidates = [os.environ.get("MAASKIT_DATA"), Path(__file__).resolve().parents[3] / "shared" / "data"]
-    for c in candidates:
-        if c and (Path(c) / "ml-100k" / "u.data").is_file():
-            return Path(c)
-    return None
+    return find_data_home("ml-100k/u.data")
 
 
 @pytest.mark.skipif(_real_data_home() is None, reason="MovieLens 100K not available locally")

@@ -7,12 +7,12 @@ import pytest
 
 from maaskit._backend import has_cuda
 from maaskit.neural_network import CNNClassifier
-from tests.conftest import data_home
+from maaskit.datasets import find_data_home
 
 
 def _images(n=1200):
     """MNIST test digits when the shared data is there, else generated bar/cross images."""
-    home = data_home()
+    home = find_data_home()
     if home is not None and (home / "mnist-test" / "t10k-images-idx3-ubyte.gz").is_file():
         from maaskit.datasets import load_mnist
 

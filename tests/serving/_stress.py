@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maaskit.utils._net import free_port
+
 #: Server settings of the run (flags of ``maaskit serve``).
 SERVER_FLAGS = ["--workers", "2", "--queue", "32", "--timeout", "5", "--max-users", "1000", "--max-n", "1000",
                 "--max-output-cells", "100000", "--log-level", "warning", "--public-metrics"]
@@ -38,12 +40,6 @@ def make_model(n_users: int = 2000, n_items: int = 3000, n_interactions: int = 6
 
     df = make_interactions(n_users, n_items, n_interactions, kind="implicit", random_state=0)
     return ALS(n_factors=32, max_iter=3, random_state=0).fit(df[["user", "item"]])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def same_answer(ids, scores, exp_ids, exp_scores, rtol: float = 1e-4) -> bool:

@@ -17,7 +17,7 @@ import pytest
 from maaskit.__main__ import main
 from maaskit.exceptions import ColdStartWarning
 from maaskit.registry import Registry
-from maaskit.serving import ServiceError, create_app
+from maaskit.serving import APIError, create_app
 from maaskit.serving.limits import Limits, check_json_depth
 from maaskit.serving.pool import WorkerPool
 
@@ -101,12 +101,12 @@ def test_json_depth_is_checked_without_parsing():
     limit = 5
     check_json_depth(b'{"a": [[["[[[[[[[[[["]]]}', limit, "t")  # brackets in strings do not count
     check_json_depth(b'{"a": "\\"[[[[[[[[", "b": [[1]]}', limit, "t")  # nor after an escaped quote
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(APIError) as info:
         check_json_depth(b"[" * 6 + b"]" * 6, limit, "t")
     assert info.value.status == 413 and info.value.detail["limit"] == "max_json_depth"
     check_json_depth(b"[" * 200_000, 10**6, "t")  # a deep body within the limit never hits the parser here
     # Too many values is refused before parsing too; commas inside strings do not count.
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(APIError) as info:
         check_json_depth(b"[" + b"1," * 300 + b"1]", limit, "t", max_values=100)
     assert info.value.detail["limit"] == "max_tensor_elements" and info.value.detail["requested"] == 301
     check_json_depth(b'["' + b"," * 300 + b'"]', limit, "t", max_values=100)
@@ -122,14 +122,14 @@ def test_pool_sheds_with_503_and_times_out_with_504():
         first = asyncio.ensure_future(pool.run(gate.wait, 5))
         second = asyncio.ensure_future(pool.run(gate.wait, 5))
         await asyncio.sleep(0.05)
-        with pytest.raises(ServiceError) as shed:
+        with pytest.raises(APIError) as shed:
             await pool.run(int, "1")
         results = await asyncio.gather(first, second, return_exceptions=True)
         return shed.value, results
 
     shed, results = asyncio.run(go())
     assert shed.status == 503 and shed.headers == {"Retry-After": "1"} and pool.shed == 1
-    assert all(isinstance(r, ServiceError) and r.status == 504 for r in results)
+    assert all(isinstance(r, APIError) and r.status == 504 for r in results)
     gate.set()
     for _ in range(200):  # the two threads end within moments of the gate opening
         if pool.in_flight == 0:

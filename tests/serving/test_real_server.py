@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ import pytest
 from maaskit.__main__ import main
 from maaskit.client import Client, ServiceUnavailableError
 from maaskit.registry import Registry
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from maaskit.utils._net import free_port
 
 
 def _start(registry, port, cert, key, log):
@@ -57,7 +51,7 @@ def test_real_server_process(tmp_path, model, other_model):
     reg = Registry(root)
     reg.publish("films", model, alias="production")
     _, token = reg.create_key(["read:*", "publish:films"])
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     proc = _start(root, port, cert_pem, key_pem, log)
     url = f"https://127.0.0.1:{port}"

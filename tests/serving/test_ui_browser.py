@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -31,17 +30,12 @@ from maaskit.client import Client
 from maaskit.linear_model import LogisticRegression
 from maaskit.recommender import MatrixFactorization
 from maaskit.registry import Registry
+from maaskit.utils._net import free_port
 
 CHROMIUM = os.environ.get("MAASKIT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MAASKIT_CHROMEDRIVER", "/usr/bin/chromedriver")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EPOCHS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ratings(seed: int) -> pd.DataFrame:
@@ -72,7 +66,7 @@ def market(tmp_path_factory):
     reg.publish("churn", clf, metrics={"accuracy": 0.93}, tags={"team": "growth"}, alias="production")
     _, reader = reg.create_key(["read:*"], label="reader")
     _, publisher = reg.create_key(["read:*", "publish:*"], label="publisher")
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with open(log, "wb") as fh:

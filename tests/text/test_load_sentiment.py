@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from maaskit.datasets import load_sentiment
+from maaskit.datasets import find_data_home, load_sentiment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import data_home  # noqa: E402
 
 
 @pytest.fixture
@@ -54,7 +50,7 @@ def test_errors(fake_home, tmp_path):
 
 
 def test_real_files_when_present():
-    home = data_home()
+    home = find_data_home()
     if home is None or not (home / "sst2").is_dir():
         home = None
     counts = {("sst2", "train"): 6920, ("sst2", "dev"): 872, ("sst2", "test"): 1821,

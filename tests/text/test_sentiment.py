@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +10,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 
-from maaskit.datasets import load_sentiment
+from maaskit.datasets import find_data_home, load_sentiment
 from maaskit.text import SentimentClassifier
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import data_home  # noqa: E402
 
 _POS_EN = ["great", "loved", "excellent", "wonderful", "best", "fun"]
 _NEG_EN = ["awful", "boring", "worst", "terrible", "bad", "waste"]
@@ -41,7 +37,7 @@ def _generated(lang: str, n: int, seed: int) -> tuple[list[str], np.ndarray]:
 
 
 def _data(name: str, lang: str):
-    home = data_home()
+    home = find_data_home()
     if home is not None and (home / name).is_dir():
         X, y = load_sentiment(name, "all", data_home=home, return_X_y=True)
         rng = np.random.RandomState(0)

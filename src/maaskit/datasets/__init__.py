@@ -4,7 +4,7 @@ Interaction data throughout maaskit is a :class:`pandas.DataFrame` with columns 
 and ``item`` and, optionally, ``rating`` (float) and ``timestamp`` (int64 unix seconds).
 """
 
-from ._home import get_data_home
+from ._home import find_data_home, get_data_home
 from ._images import load_mnist
 from ._movielens import fetch_movielens, load_movielens
 from ._synthetic import load_default_catalogue, make_interactions
@@ -12,6 +12,7 @@ from ._text import load_sentiment
 
 __all__ = [
     "get_data_home",
+    "find_data_home",
     "load_movielens",
     "fetch_movielens",
     "make_interactions",

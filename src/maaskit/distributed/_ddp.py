@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import numbers
 import os
-import socket
 import tempfile
 import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..utils._net import free_port
 
 __all__ = ["fit_ddp", "fit_ddp_rank"]
 
@@ -250,12 +251,6 @@ def fit_ddp_rank(estimator: Any, X: Any, y: Any, *, group: Any = None) -> Any:
     return estimator
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _worker(rank: int, world: int, backend: str, init_method: str, estimator: Any, X: Any, y: Any,
             out_dir: str, threads: int) -> None:
     import torch
@@ -287,7 +282,7 @@ def _spawn_fit(estimator: Any, X: Any, y: Any, n_procs: int, backend: str) -> li
     threads = max(1, (os.cpu_count() or 1) // n_procs)
     with tempfile.TemporaryDirectory(prefix="maaskit_ddp_") as out:
         mp.start_processes(
-            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{_free_port()}", estimator,
+            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{free_port()}", estimator,
                            np.asarray(X), np.asarray(y), out, threads),
             nprocs=n_procs, join=True, start_method="spawn",
         )

@@ -7,10 +7,10 @@ Needs the ``serve`` extra (``pip install "maaskit[serve]"``: starlette, uvicorn,
 from .app import ServerState, create_app, run
 from .auth import Authenticator, allowed
 from .batching import MicroBatcher
-from .errors import ServiceError
+from .errors import APIError
 from .limits import Limits
 from .metrics import Metrics
 from .pool import WorkerPool
 
-__all__ = ["create_app", "run", "ServerState", "Authenticator", "allowed", "MicroBatcher", "ServiceError",
+__all__ = ["create_app", "run", "ServerState", "Authenticator", "allowed", "MicroBatcher", "APIError",
            "Metrics", "Limits", "WorkerPool"]

@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ..registry import ApiKey, Registry
-from .errors import ServiceError
+from .errors import APIError
 
 __all__ = ["Authenticator", "allowed"]
 
@@ -98,7 +98,7 @@ class Authenticator:
         return entry[1]
 
     def key_for(self, headers: Any) -> ApiKey | None:
-        """The key a request presents; raises a 401 :class:`ServiceError` when missing or bad.
+        """The key a request presents; raises a 401 :class:`APIError` when missing or bad.
 
         Parameters
         ----------
@@ -114,12 +114,12 @@ class Authenticator:
             return None
         token = self._token(headers)
         if not token:
-            raise ServiceError(401, "unauthenticated",
+            raise APIError(401, "unauthenticated",
                                "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
                                headers={"WWW-Authenticate": 'Bearer realm="maaskit"'})
         key = self._verify(token)
         if key is None:
-            raise ServiceError(401, "unauthenticated", "the API key is invalid or revoked.",
+            raise APIError(401, "unauthenticated", "the API key is invalid or revoked.",
                                headers={"WWW-Authenticate": 'Bearer realm="maaskit", error="invalid_token"'})
         return key
 
@@ -139,7 +139,7 @@ class Authenticator:
         """
         key = self.key_for(headers)
         if key is not None and scope not in key.scopes and "admin" not in key.scopes:
-            raise ServiceError(403, "forbidden", f"the API key {key.key_id!r} has no {scope!r} scope.",
+            raise APIError(403, "forbidden", f"the API key {key.key_id!r} has no {scope!r} scope.",
                                detail={"scopes": list(key.scopes)})
         return key
 
@@ -161,7 +161,7 @@ class Authenticator:
         """
         key = self.key_for(headers)
         if key is not None and not allowed(key.scopes, action, model):
-            raise ServiceError(403, "forbidden",
+            raise APIError(403, "forbidden",
                                f"the API key {key.key_id!r} has no {action!r} scope for model {model!r}.",
                                detail={"scopes": list(key.scopes)})
         return key

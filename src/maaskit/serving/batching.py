@@ -37,7 +37,7 @@ class MicroBatcher:
     runner : coroutine function, default=None
         ``await runner(fn, key, items)`` runs a call (default: :func:`asyncio.to_thread`).
     max_queue : int, default=None
-        Most requests waiting; beyond, :meth:`submit` raises a 503 ``ServiceError``.
+        Most requests waiting; beyond, :meth:`submit` raises a 503 ``APIError``.
     """
 
     def __init__(self, fn: Callable[[Hashable, list], Sequence[Any]], *, max_batch: int = 64,
@@ -70,9 +70,9 @@ class MicroBatcher:
         result : object
         """
         if self.max_queue is not None and len(self._queue) >= self.max_queue:
-            from .errors import ServiceError
+            from .errors import APIError
 
-            raise ServiceError(503, "overloaded", f"the server is busy ({len(self._queue)} requests queued); "
+            raise APIError(503, "overloaded", f"the server is busy ({len(self._queue)} requests queued); "
                                                   f"retry after 1 s.", {"limit": "queue", "value": self.max_queue},
                                headers={"Retry-After": "1"})
         loop = asyncio.get_running_loop()

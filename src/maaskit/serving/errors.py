@@ -6,11 +6,15 @@ from typing import Any
 
 from ..exceptions import MaaskitError
 
-__all__ = ["ServiceError", "error_body"]
+__all__ = ["APIError", "bad_request", "error_body"]
 
 
-class ServiceError(MaaskitError):
+class APIError(MaaskitError):
     """An error the service answers with a status code and a JSON body.
+
+    Server side only: the route handlers raise it and :func:`~maaskit.serving.routes.json_error`
+    turns it into the response. Its client-side mirror is :class:`maaskit.client.ServiceError`,
+    which :class:`~maaskit.client.Client` raises when it receives that response.
 
     Parameters
     ----------
@@ -34,6 +38,27 @@ class ServiceError(MaaskitError):
         self.detail = detail
         self.headers = headers
         super().__init__(message)
+
+
+def bad_request(type_: str, message: str, detail: Any = None, status: int = 400) -> APIError:
+    """Return an :class:`APIError`, a 400 unless ``status`` says otherwise (for ``raise``).
+
+    Parameters
+    ----------
+    type_ : str
+        Error type.
+    message : str
+        Message.
+    detail : object, default=None
+        Extra information.
+    status : int, default=400
+        HTTP status code.
+
+    Returns
+    -------
+    error : APIError
+    """
+    return APIError(status, type_, message, detail)
 
 
 def error_body(type: str, message: str, detail: Any = None) -> dict:

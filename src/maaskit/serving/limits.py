@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ServiceError
+from .errors import APIError
 
 __all__ = ["Limits", "check_json_depth", "limit_error"]
 
@@ -73,7 +73,7 @@ class Limits:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def check(self, name: str, value: int, where: str, what: str, status: int = 413) -> None:
-        """Raise a 413/422 :class:`ServiceError` naming the limit when ``value`` exceeds it.
+        """Raise a 413/422 :class:`APIError` naming the limit when ``value`` exceeds it.
 
         Parameters
         ----------
@@ -93,7 +93,7 @@ class Limits:
             raise limit_error(name, limit, value, where, what, status)
 
 
-def limit_error(name: str, limit: int, value: int, where: str, what: str, status: int = 413) -> ServiceError:
+def limit_error(name: str, limit: int, value: int, where: str, what: str, status: int = 413) -> APIError:
     """The error of a request past a limit.
 
     Parameters
@@ -113,9 +113,9 @@ def limit_error(name: str, limit: int, value: int, where: str, what: str, status
 
     Returns
     -------
-    error : ServiceError
+    error : APIError
     """
-    return ServiceError(status, "limit_exceeded",
+    return APIError(status, "limit_exceeded",
                         f"{where}: {what} must be at most {limit} (server limit {name}); got {value}.",
                         {"limit": name, "value": limit, "requested": value})
 
@@ -187,6 +187,6 @@ def check_n(limits: Limits, n: Any, where: str, available: int) -> int:
     if isinstance(n, str):
         n = int(n) if n.isdigit() and len(n) < 10 else n
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ServiceError(400, "invalid_argument", f"{where}: n must be an int >= 1; got {n!r:.40}.")
+        raise APIError(400, "invalid_argument", f"{where}: n must be an int >= 1; got {n!r:.40}.")
     limits.check("max_n", n, where, "n", status=422)
     return max(1, min(n, available))

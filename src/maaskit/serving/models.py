@@ -1,4 +1,6 @@
-"""Loaded models: id parsing, input checking and the calls the routes make, plus hot reload.
+"""Loaded models: input checking and the calls the routes make, plus hot reload.
+
+V2 tensors are decoded in :mod:`.v2`, request ids parsed and looked up in :mod:`.ids`.
 
 :class:`ModelStore` resolves ``(name, version-or-alias)`` through the registry and keeps the
 loaded estimators. It re-reads the catalogue's change stamp at most every
@@ -17,82 +19,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..exceptions import ArtifactError, UnknownIdError
+from ..exceptions import ArtifactError
 from ..registry import ModelNotFoundError, ModelVersion, Registry, parse_ref, validate_name
 from ..registry._signature import is_recommender, v2_datatype, word_vectors
 from .batching import MicroBatcher
-from .errors import ServiceError
+from .errors import APIError
+from .errors import bad_request as _bad
+from .ids import resolve_ids, type_note
 from .limits import Limits, check_n
 from .pool import WorkerPool
+from .v2 import V2_DATATYPES, decode_tensor
 
+# decode_tensor and V2_DATATYPES live in .v2; re-exported for the callers that import them from here.
 __all__ = ["LoadedModel", "ModelStore", "decode_tensor", "V2_DATATYPES"]
-
-#: Tensor datatypes of the Open Inference Protocol that maaskit accepts.
-V2_DATATYPES = {"BOOL": np.bool_, "INT32": np.int32, "INT64": np.int64, "FP32": np.float32,
-                "FP64": np.float64, "BYTES": object}
-_KIND_NAMES = {"i": "int", "u": "int", "f": "float", "U": "str", "O": "str", "S": "str"}
-
-
-def _bad(type_: str, message: str, detail: Any = None, status: int = 400) -> ServiceError:
-    return ServiceError(status, type_, message, detail)
-
-
-def decode_tensor(tensor: Any, where: str, limits: Limits | None = None) -> tuple[str, np.ndarray, str]:
-    """Check one V2 input tensor and return ``(name, array of its shape, datatype)``.
-
-    Parameters
-    ----------
-    tensor : object
-        Decoded JSON: ``{"name", "shape", "datatype", "data"}``.
-    where : str
-        For messages.
-    limits : Limits, default=None
-        ``max_tensor_elements`` is checked on the declared shape and on the data before
-        any array is built (default limits when ``None``).
-
-    Returns
-    -------
-    name : str
-    array : ndarray
-    datatype : str
-    """
-    if not isinstance(tensor, dict):
-        raise _bad("invalid_request", f"{where}: each input must be an object with name, shape, datatype and data; "
-                                      f"got {type(tensor).__name__}.")
-    name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
-    if not isinstance(name, str):
-        raise _bad("invalid_request", f"{where}: input name must be a string; got {name!r}.")
-    if (not isinstance(shape, list) or len(shape) > 8
-            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31 for s in shape)):
-        raise _bad("invalid_request", f"{where}: shape of input {name!r} must be a list of non-negative ints; "
-                                      f"got {shape!r}.")
-    if datatype not in V2_DATATYPES:
-        raise _bad("invalid_datatype", f"{where}: datatype of input {name!r} must be one of "
-                                       f"{sorted(V2_DATATYPES)}; got {datatype!r}.")
-    if not isinstance(data, list):
-        raise _bad("invalid_request", f"{where}: data of input {name!r} must be a list; got {type(data).__name__}.")
-    limits = limits or Limits()
-    limits.check("max_tensor_elements", max(math.prod(shape), len(data)), where, f"elements of input {name!r}")
-    try:
-        arr = np.asarray(data)
-    except (ValueError, TypeError, OverflowError):
-        raise _bad("invalid_request", f"{where}: data of input {name!r} is ragged or mixes types.") from None
-    kind = arr.dtype.kind
-    ok = arr.size == 0 or {
-        "BOOL": kind == "b", "INT32": kind in "iu", "INT64": kind in "iu",
-        "FP32": kind in "iuf", "FP64": kind in "iuf", "BYTES": kind == "U",
-    }[datatype]
-    if not ok:
-        raise _bad("datatype_mismatch", f"{where}: data of input {name!r} does not match datatype {datatype}.",
-                   {"input": name, "datatype": datatype})
-    expected = math.prod(shape)
-    if arr.size != expected:
-        raise _bad("shape_mismatch", f"{where}: input {name!r} has {arr.size} elements but shape {shape} "
-                                     f"needs {expected}.", {"input": name, "shape": shape})
-    arr = arr.astype(V2_DATATYPES[datatype], copy=False).reshape(shape)
-    if datatype in ("FP32", "FP64") and not np.isfinite(arr).all():
-        raise _bad("invalid_input", f"{where}: input {name!r} contains NaN or infinity.")
-    return name, arr, datatype
 
 
 def _json_scores(scores: np.ndarray) -> list:
@@ -168,104 +107,19 @@ class LoadedModel:
                 self.batcher = batcher_factory(self._topk_batch)
 
     # ------------------------------------------------------------------ ids
-    @staticmethod
-    def _from_path(raw: str, kind: str) -> Any:
-        # URL path segments are text: convert to the model's id kind.
-        if kind in "iu":
-            return int(raw) if raw.lstrip("-").isdigit() and len(raw) < 40 else None
-        if kind == "f":
-            try:
-                return float(raw)
-            except ValueError:
-                return None
-        return raw
-
-    @staticmethod
-    def _from_json(raw: Any, kind: str) -> Any:
-        # JSON ids keep their JSON type: no "1" -> 1 conversion.
-        if isinstance(raw, bool):
-            return None
-        if kind in "iu":
-            return raw if isinstance(raw, int) else None
-        if kind == "f":
-            return float(raw) if isinstance(raw, (int, float)) else None
-        return raw if isinstance(raw, str) else None
-
-    @staticmethod
-    def type_note(raw: Any, entity: str, kind: str) -> str | None:
-        """The note for an id whose type differs from the model's ids (``None`` if it does not).
-
-        Parameters
-        ----------
-        raw : object
-            The id as received.
-        entity : str
-            ``"user"`` or ``"item"``.
-        kind : str
-            The numpy kind of the model's ids.
-
-        Returns
-        -------
-        note : str or None
-            E.g. ``"'1' is a str; the model's user ids are int."``
-        """
-        want = _KIND_NAMES.get(kind, "str")
-        got = type(raw).__name__
-        if got == want or (want == "float" and got == "int"):
-            return None
-        return f"{raw!r:.60} is a {got}; the model's {entity} ids are {want}."
+    type_note = staticmethod(type_note)
 
     def resolve_ids(self, raws: list, entity: str, where: str, *, from_path: bool = False,
                     strict: bool = False) -> tuple[list, np.ndarray, list]:
-        """Convert request ids to the model's ids and say which are known.
+        """Convert request ids to this model's ids and say which are known.
 
-        Parameters
-        ----------
-        raws : list
-            Ids as received (URL text when ``from_path``, JSON values otherwise).
-        entity : str
-            ``"user"`` or ``"item"``.
-        where : str
-            For messages.
-        from_path : bool, default=False
-            The id comes from a URL path (text, converted to the model's kind).
-        strict : bool, default=False
-            An unknown id is a 404 ``unknown_<entity>`` rather than a fallback row.
-
-        Returns
-        -------
-        keys : list
-            Model ids (``None`` where the id cannot be one).
-        known : ndarray of bool
-        notes : list of (str or None)
-            Why an unknown id is unknown when its type is the reason.
+        See :func:`maaskit.serving.ids.resolve_ids`; ``entity`` (``"user"`` or ``"item"``)
+        picks this model's id kind and table.
         """
-        kind = self._user_kind if entity == "user" else self._item_kind
-        table = self._users if entity == "user" else self._items
-        keys, known, notes = [], np.zeros(len(raws), dtype=bool), []
-        for k, raw in enumerate(raws):
-            key = self._from_path(raw, kind) if from_path else self._from_json(raw, kind)
-            try:
-                hit = key is not None and key in table
-            except TypeError:  # unhashable
-                hit = False
-            note = None
-            if not hit:
-                if from_path:
-                    note = None if key is not None else (
-                        f"{raw!r:.60} is not an {_KIND_NAMES.get(kind, 'str')}; the model's {entity} ids are "
-                        f"{_KIND_NAMES.get(kind, 'str')}.")
-                else:
-                    note = self.type_note(raw, entity, kind)
-                if strict:
-                    shown = raw if isinstance(raw, (str, int)) and not isinstance(raw, bool) else repr(raw)[:60]
-                    message = str(UnknownIdError(entity, [shown], len(table), where))
-                    raise ServiceError(404, f"unknown_{entity}", message + (f" ({note})" if note else ""),
-                                       {f"{entity}_id": shown, "note": note})
-            keys.append(key if hit else None)
-            known[k] = hit
-            notes.append(note)
-        return keys, known, notes
+        if entity == "user":
+            return resolve_ids(raws, entity, self._user_kind, self._users, where, from_path=from_path,
+                               strict=strict)
+        return resolve_ids(raws, entity, self._item_kind, self._items, where, from_path=from_path, strict=strict)
 
     def check_n(self, n: Any, where: str, available: int | None = None) -> int:
         """Check ``n``: an int >= 1 (400), at most ``max_n`` (422); capped to the items available.
@@ -313,7 +167,7 @@ class LoadedModel:
 
     def _fallback(self, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
         if self._pop is None:
-            raise ServiceError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
+            raise APIError(404, "unknown_user", f"{where}: model {self.name!r} has no popularity fallback "
                                                     f"for unknown users.")
         order = self._pop_order[:n]
         return self._item_ids[order], self._pop[order]
@@ -408,7 +262,7 @@ class LoadedModel:
     # ------------------------------------------------------------------ word vectors
     def _word(self, word: str, where: str) -> str:
         if word not in self.wv.key_to_index:
-            raise ServiceError(404, "unknown_word", f"{where}: {word!r:.80} is not in the vocabulary of model "
+            raise APIError(404, "unknown_word", f"{where}: {word!r:.80} is not in the vocabulary of model "
                                                     f"{self.name!r} ({len(self.wv)} words).", {"word": word[:80]})
         return word
 
@@ -839,22 +693,22 @@ class ModelStore:
         try:
             validate_name(name, where=where)
         except ValueError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         try:
             mv = self.registry.get_version(name, parse_ref(ref, where))
         except ModelNotFoundError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         except ValueError as exc:
-            raise ServiceError(400, "invalid_argument", str(exc), {"model": name}) from None
+            raise APIError(400, "invalid_argument", str(exc), {"model": name}) from None
         with self._lock:
             model = self._loaded.get((name, mv.version))
             if model is None or model.record.sha256 != mv.sha256:
                 try:
                     _, est = self.registry.load_version(name, mv.version)
                 except ModelNotFoundError as exc:  # deleted between resolution and load
-                    raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+                    raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
                 except ArtifactError as exc:
-                    raise ServiceError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
+                    raise APIError(503, "artifact_error", str(exc), {"model": name, "version": mv.version}) from None
                 model = LoadedModel(mv, est, self._batcher_factory(name) if self._batched(name) else None,
                                     limits=self.limits, pool=self.light_pool)
                 if self.metrics is not None:

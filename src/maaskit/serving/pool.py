@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from .errors import ServiceError
+from .errors import APIError
 
 __all__ = ["WorkerPool"]
 
@@ -77,7 +77,7 @@ class WorkerPool:
         with self._lock:
             if self.in_flight >= self.capacity:
                 self.shed += 1
-                raise ServiceError(503, "overloaded", f"the server is busy ({self.capacity} requests in progress); "
+                raise APIError(503, "overloaded", f"the server is busy ({self.capacity} requests in progress); "
                                                       f"retry after {self.retry_after} s.",
                                    {"limit": "queue", "value": self.capacity},
                                    headers={"Retry-After": str(self.retry_after)})
@@ -96,7 +96,7 @@ class WorkerPool:
                 self.timed_out += 1
             # Nobody will read the result: keep an exception in it from being logged as lost.
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise ServiceError(504, "timeout", f"the request did not finish within {self.timeout:g} s.",
+            raise APIError(504, "timeout", f"the request did not finish within {self.timeout:g} s.",
                                {"limit": "timeout", "value": self.timeout}) from None
 
     def shutdown(self) -> None:

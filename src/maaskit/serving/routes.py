@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from ..exceptions import ArtifactError
 from ..registry import ModelNotFoundError, validate_alias, validate_name
-from .errors import ServiceError, error_body
+from ..utils._json import json_default
+from .errors import APIError, error_body
 from .limits import check_json_depth
 from .models import LoadedModel, _json_scores
 from .ui import UI_FILES, load_ui_files, security_headers
@@ -47,22 +48,15 @@ class JSONResponse(Response):
         body : bytes
         """
         return json.dumps(content, separators=(",", ":"), allow_nan=False, ensure_ascii=False,
-                          default=_json_default).encode()
+                          default=json_default).encode()
 
 
-def _json_default(obj: Any) -> Any:
-    # numpy scalars can hide in object arrays (e.g. class labels); anything else is a bug.
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def json_error(exc: ServiceError) -> JSONResponse:
-    """The response for a :class:`ServiceError`.
+def json_error(exc: APIError) -> JSONResponse:
+    """The response for a :class:`APIError`.
 
     Parameters
     ----------
-    exc : ServiceError
+    exc : APIError
 
     Returns
     -------
@@ -102,7 +96,7 @@ async def read_body(request: Request, limit: int, timeout: float | None = None) 
     try:
         return await asyncio.wait_for(_read_body(request, limit), timeout)
     except asyncio.TimeoutError:
-        raise ServiceError(408, "request_timeout", f"the request body did not arrive within {timeout:g} s.",
+        raise APIError(408, "request_timeout", f"the request body did not arrive within {timeout:g} s.",
                            {"limit": "timeout", "value": timeout}, headers={"Connection": "close"}) from None
 
 
@@ -110,15 +104,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise ServiceError(400, "invalid_request", "Content-Length must be a number.")
+            raise APIError(400, "invalid_request", "Content-Length must be a number.")
         if int(declared) > limit:
-            raise ServiceError(413, "payload_too_large", f"the request body must be at most {limit} bytes; "
+            raise APIError(413, "payload_too_large", f"the request body must be at most {limit} bytes; "
                                                          f"got {int(declared)}.", {"limit": limit})
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ServiceError(413, "payload_too_large", f"the request body must be at most {limit} bytes.",
+            raise APIError(413, "payload_too_large", f"the request body must be at most {limit} bytes.",
                                {"limit": limit})
         chunks.append(chunk)
     return b"".join(chunks)
@@ -147,7 +141,7 @@ def parse_json(body: bytes, max_depth: int = 32, where: str = "the request", max
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ServiceError(400, "invalid_json", f"the request body is not valid JSON ({exc}).") from None
+        raise APIError(400, "invalid_json", f"the request body is not valid JSON ({exc}).") from None
 
 
 async def read_json(request: Request, limit: int, max_depth: int = 32) -> Any:
@@ -176,7 +170,7 @@ def _bool_param(value: str | None, name: str, default: bool) -> bool:
         return True
     if low in ("0", "false", "no"):
         return False
-    raise ServiceError(400, "invalid_argument", f"{name} must be true or false; got {value!r}.")
+    raise APIError(400, "invalid_argument", f"{name} must be true or false; got {value!r}.")
 
 
 def build_routes(state: Any) -> list[Route]:
@@ -199,7 +193,7 @@ def build_routes(state: Any) -> list[Route]:
             try:
                 header_bytes = sum(len(k) + len(v) for k, v in request.scope["headers"])
                 if header_bytes > limits.max_header_bytes:
-                    raise ServiceError(431, "headers_too_large", f"the request headers must be at most "
+                    raise APIError(431, "headers_too_large", f"the request headers must be at most "
                                                                  f"{limits.max_header_bytes} bytes; got {header_bytes}.",
                                        {"limit": "max_header_bytes", "value": limits.max_header_bytes},
                                        headers={"Connection": "close"})
@@ -207,7 +201,7 @@ def build_routes(state: Any) -> list[Route]:
                 # before this request is authenticated and routed.
                 await store.refresh_async()
                 response = await fn(request)
-            except ServiceError as exc:
+            except APIError as exc:
                 response = json_error(exc)
             except Exception as exc:  # a bug must cost one 500, never the worker
                 logger.exception("unhandled error on %s", template)
@@ -221,7 +215,7 @@ def build_routes(state: Any) -> list[Route]:
     def model_name(request: Request, key: str = "name") -> str:
         name = request.path_params.get(key) or request.query_params.get("model") or state.default_model
         if not name:
-            raise ServiceError(400, "missing_model", "name the model: ?model=<name> (the server has no default model).")
+            raise APIError(400, "missing_model", "name the model: ?model=<name> (the server has no default model).")
         return name
 
     async def get_model(request: Request, name: str, ref: Any, where: str) -> LoadedModel:
@@ -239,7 +233,7 @@ def build_routes(state: Any) -> list[Route]:
         # 403 without a publish scope, or when the server was started without --allow-publish
         auth.require(request.headers, "publish", name)
         if not state.allow_publish:
-            raise ServiceError(403, "publish_disabled", f"{where}: {what} over HTTP is disabled on this server; "
+            raise APIError(403, "publish_disabled", f"{where}: {what} over HTTP is disabled on this server; "
                                                          f"start it with --allow-publish.")
 
     # ------------------------------------------------------------------ V2 health and metadata
@@ -326,7 +320,7 @@ def build_routes(state: Any) -> list[Route]:
         q = request.query_params
         model = await get_model(request, model_name(request, "model"), q.get("version"), where)
         if model.wv is None:
-            raise ServiceError(400, "unsupported", f"{where}: model {model.name!r} holds no word vectors.")
+            raise APIError(400, "unsupported", f"{where}: model {model.name!r} holds no word vectors.")
         word = request.path_params["word"]
         vec = await state.light_pool.run(model.vector, word, where)
         return JSONResponse({"model": model.name, "version": model.version, "word": word, "vector": vec})
@@ -339,16 +333,16 @@ def build_routes(state: Any) -> list[Route]:
         body = await pool.run(parse_json, raw, limits.max_json_depth, where,
                               limits.max_tensor_elements + _STRUCTURE_VALUES)
         if not isinstance(body, dict):
-            raise ServiceError(400, "invalid_request", f"{where}: the body must be an object with 'instances'.")
+            raise APIError(400, "invalid_request", f"{where}: the body must be an object with 'instances'.")
         method = body.get("method", "predict")
         if not isinstance(method, str):
-            raise ServiceError(400, "invalid_request", f"{where}: method must be a string; got {method!r:.80}.")
+            raise APIError(400, "invalid_request", f"{where}: method must be a string; got {method!r:.80}.")
         version = body.get("version", request.query_params.get("version"))
         if version is not None and not isinstance(version, (str, int)):
-            raise ServiceError(400, "invalid_request", f"{where}: version must be a string or int.")
+            raise APIError(400, "invalid_request", f"{where}: version must be a string or int.")
         strict = body.get("strict", False)
         if not isinstance(strict, bool):
-            raise ServiceError(400, "invalid_argument", f"{where}: strict must be a bool; got {strict!r:.40}.")
+            raise APIError(400, "invalid_argument", f"{where}: strict must be a bool; got {strict!r:.40}.")
         model = await store.get(name, version, where)
 
         def work() -> Response:
@@ -377,9 +371,9 @@ def build_routes(state: Any) -> list[Route]:
             versions = await pool.run(store.registry.versions, name, include_archived=True)
             signed = await pool.run(store.registry.signed_versions, name)
         except ValueError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         if not versions:
-            raise ServiceError(404, "unknown_model", f"GET /v1/models: no model named {name!r}.", {"model": name})
+            raise APIError(404, "unknown_model", f"GET /v1/models: no model named {name!r}.", {"model": name})
         # signed: true/false as the registry stored it, null when not recorded (older versions).
         records = [{**v.to_dict(), "signed": signed.get(v.version)} for v in versions]
         # can_promote: whether this key may move aliases here (the page shows Promote only then).
@@ -400,9 +394,9 @@ def build_routes(state: Any) -> list[Route]:
             validate_name(name, where=where)
             body = await pool.run(work)
         except ModelNotFoundError as exc:
-            raise ServiceError(404, "unknown_model", str(exc), {"model": name}) from None
+            raise APIError(404, "unknown_model", str(exc), {"model": name}) from None
         except ValueError as exc:
-            raise ServiceError(400, "invalid_argument", str(exc)) from None
+            raise APIError(400, "invalid_argument", str(exc)) from None
         return JSONResponse(body)
 
     async def publish(request: Request) -> Response:
@@ -412,21 +406,21 @@ def build_routes(state: Any) -> list[Route]:
         try:
             validate_name(name, where=where)
         except ValueError as exc:
-            raise ServiceError(400, "invalid_name", str(exc)) from None
+            raise APIError(400, "invalid_name", str(exc)) from None
         meta_raw = request.query_params.get("meta", "{}")
         try:
             meta = json.loads(meta_raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
-            raise ServiceError(400, "invalid_json", f"{where}: the meta parameter is not valid JSON.") from None
+            raise APIError(400, "invalid_json", f"{where}: the meta parameter is not valid JSON.") from None
         if not isinstance(meta, dict) or not set(meta) <= {"description", "tags", "metrics", "alias"}:
-            raise ServiceError(400, "invalid_request", f"{where}: meta must be an object with description, tags, "
+            raise APIError(400, "invalid_request", f"{where}: meta must be an object with description, tags, "
                                                        f"metrics, alias.")
         data = await read_body(request, state.max_artifact_bytes, max(pool.timeout, 300.0))
         try:
             mv = await pool.run(store.registry.publish_bytes, name, data, description=meta.get("description", ""),
                                   tags=meta.get("tags"), metrics=meta.get("metrics"), alias=meta.get("alias"))
         except (ArtifactError, ValueError, TypeError) as exc:
-            raise ServiceError(400, "invalid_artifact", str(exc)) from None
+            raise APIError(400, "invalid_artifact", str(exc)) from None
         await store.refresh_async(force=True)
         return JSONResponse(mv.to_dict(), status_code=201)
 
@@ -437,15 +431,15 @@ def build_routes(state: Any) -> list[Route]:
         body = await read_json(request, min(limits.max_body_bytes, 4096), limits.max_json_depth)
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, int) or isinstance(version, bool):
-            raise ServiceError(400, "invalid_request", f"{where}: the body must be {{\"version\": <int>}}.")
+            raise APIError(400, "invalid_request", f"{where}: the body must be {{\"version\": <int>}}.")
         try:
             validate_name(name, where=where)
             validate_alias(alias, where)
             await pool.run(store.registry.set_alias, name, alias, version)
         except ModelNotFoundError as exc:
-            raise ServiceError(404, "unknown_model", str(exc)) from None
+            raise APIError(404, "unknown_model", str(exc)) from None
         except ValueError as exc:
-            raise ServiceError(400, "invalid_argument", str(exc)) from None
+            raise APIError(400, "invalid_argument", str(exc)) from None
         await store.refresh_async(force=True)
         return JSONResponse({"name": name, "alias": alias, "version": version})
 
@@ -469,7 +463,7 @@ def build_routes(state: Any) -> list[Route]:
         # Public like /openapi.json: the page holds no data; what it shows needs a key.
         name = request.path_params.get("file", "index.html")
         if name not in ui_files:
-            raise ServiceError(404, "not_found", f"GET /ui/{name:.60}: no such file.")
+            raise APIError(404, "not_found", f"GET /ui/{name:.60}: no such file.")
         return Response(ui_files[name], media_type=UI_FILES[name], headers=ui_headers)
 
     table = [
