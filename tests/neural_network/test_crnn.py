@@ -145,3 +145,17 @@ def test_make_moving_digits_moves_the_digit():
 def test_make_moving_digits_rejects_bad_arguments(kw, msg):
     with pytest.raises(ValueError, match=msg):
         make_moving_digits(4, **kw)
+
+
+def test_saved_state_must_keep_its_frame_count(clips, tmp_path):
+    from maaskit.exceptions import ArtifactError
+    from maaskit.persistence import load
+
+    X, y = clips
+    clf = _small(max_iter=1).fit(X[:40], y[:40])
+    CRNNClassifier.load(clf.save(tmp_path / "good.npz"))
+    clf.architecture_ = [dict(c, n_frames=4) if c["type"] == "BatchToFrames" else c
+                         for c in clf.architecture_]
+    path = clf.save(tmp_path / "bad.npz")
+    with pytest.raises(ArtifactError, match="BatchToFrames"):
+        load(path)

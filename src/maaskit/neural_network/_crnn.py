@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
+from .._schema import MAX_ACTIVATION, Rule
 from ..persistence import register
 from ..utils._param_validation import Interval, Options
 from ._base import NEURAL_CLASSIFIER_SCHEMA, NEURAL_CONSTRAINTS, NeuralEstimatorBase
@@ -111,6 +112,28 @@ def as_clips(X, where: str) -> np.ndarray:
     return X
 
 
+# ---------------------------------------------------------------------------- saved state
+def _frames_consistent(d: dict, attrs: dict, arrays: dict, params: dict) -> bool:
+    """The layers see one frame at a time, so the schema's per-sample activation bound
+    covers a frame, not a clip: bound the clip (T frames of the widest convolution) here, and
+    check that the fold and the unfold agree on T."""
+    arch, shape = attrs["architecture_"], attrs["input_shape_"]
+    if len(shape) != 4 or arch[0].get("type") != "FramesToBatch":
+        return False
+    T, c, h, w = shape
+    unfold = [cfg for cfg in arch if cfg.get("type") == "BatchToFrames"]
+    if len(unfold) != 1 or unfold[0].get("n_frames") != T:
+        return False
+    widest = max([c] + [int(cfg.get("filters", 0)) for cfg in arch if cfg.get("type") == "Conv2D"])
+    return T * h * w * widest <= MAX_ACTIVATION
+
+
+_CRNN_SCHEMA = NEURAL_CLASSIFIER_SCHEMA.extend(rules=(
+    Rule("attribute 'architecture_'", "must fold the input_shape_[0] frames of a clip into the batch "
+         "(FramesToBatch first), unfold them once (BatchToFrames with n_frames = input_shape_[0]), "
+         f"and keep T x h x w x widest convolution <= {MAX_ACTIVATION}", _frames_consistent),))
+
+
 # ---------------------------------------------------------------------------- estimator
 @register
 class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
@@ -182,7 +205,7 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     # conv workspaces grow with chunk * T frames
     _predict_chunk = 64
 
-    _state_schema = NEURAL_CLASSIFIER_SCHEMA
+    _state_schema = _CRNN_SCHEMA
 
     def __init__(self, filters=(16, 32), kernel_size: int = 3, *, pool: str = "max", pool_size: int = 2,
                  frame_size: int = 64, cell: str = "gru", hidden_size: int = 64,
