@@ -31,13 +31,14 @@ SEQ = rng.randint(0, 8, size=(12, 5))
 DOCS = ["good movie great fun", "bad movie awful boring", "great acting good plot",
         "boring awful bad plot"] * 3
 YS = np.array([1, 0, 1, 0] * 3)
+CLIPS = np.random.RandomState(1).rand(12, 3, 6, 6)  # (n, T, h, w) for CRNNClassifier
 
 
 def _fit(name: str):
     from maaskit.ensemble import RandomForestClassifier, RandomForestRegressor
     from maaskit.linear_model import LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
     from maaskit.neural_network import (
-        CNNClassifier, GAN, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor, TransformerClassifier)
+        CNNClassifier, CRNNClassifier, GAN, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor, TransformerClassifier)
     from maaskit.recommender import ALS, BPR, MatrixFactorization, Popularity, Recommender, SVDpp
     from maaskit.svm import SVMClassifier
     from maaskit.text import DocumentVectorizer, SentimentClassifier, Word2Vec
@@ -63,6 +64,8 @@ def _fit(name: str):
         "MLPRegressor": lambda: MLPRegressor(hidden_layer_sizes=(4,), **small).fit(X, YR),
         "CNNClassifier": lambda: CNNClassifier(filters=(2,), hidden_layer_sizes=(4,), max_iter=1,
                                                random_state=0).fit(IMG, YI),
+        "CRNNClassifier": lambda: CRNNClassifier(filters=(2,), frame_size=3, hidden_size=3, max_iter=1,
+                                                 random_state=0).fit(CLIPS, YI),
         "RNNClassifier": lambda: RNNClassifier(hidden_size=3, embedding_dim=3, vocab_size=8, max_iter=1,
                                                random_state=0).fit(SEQ, YI),
         "RNNRegressor": lambda: RNNRegressor(hidden_size=3, max_iter=1, random_state=0).fit(
@@ -81,8 +84,8 @@ def _fit(name: str):
 
 CASES = ("ALS", "BPR", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "LinearRegression",
          "LogisticRegression", "SGDClassifier", "SGDRegressor", "SVMClassifier", "RandomForestClassifier",
-         "RandomForestRegressor", "MLPClassifier", "MLPRegressor", "CNNClassifier", "RNNClassifier",
-         "RNNRegressor", "TransformerClassifier", "GAN", "Word2Vec", "DocumentVectorizer",
+         "RandomForestRegressor", "MLPClassifier", "MLPRegressor", "CNNClassifier", "CRNNClassifier",
+         "RNNClassifier", "RNNRegressor", "TransformerClassifier", "GAN", "Word2Vec", "DocumentVectorizer",
          "SentimentClassifier")
 
 
@@ -108,6 +111,9 @@ def use(name: str, est) -> None:
     elif name in ("CNNClassifier",):
         est.predict(IMG[:4])
         est.predict_proba(IMG[:4])
+    elif name == "CRNNClassifier":
+        est.predict(CLIPS[:4])
+        est.predict_proba(list(CLIPS[:2]))
     elif name in ("RNNClassifier", "TransformerClassifier"):
         est.predict(SEQ[:4])
         est.predict(np.full((2, 5), 50))  # out-of-vocabulary ids

@@ -26,6 +26,7 @@ def _calls(name: str):
         return [("recommend", "u0"), ("similar_items", "i1"), ("predict", _cases["PLAYS"][["user", "item"]])]
     return {
         "CNNClassifier": [("predict", _cases["IMG"]), ("predict_proba", _cases["IMG"])],
+        "CRNNClassifier": [("predict", _cases["CLIPS"]), ("predict_proba", _cases["CLIPS"])],
         "RNNClassifier": [("predict", _cases["SEQ"])],
         "RNNRegressor": [("predict", _cases["SEQ"])],
         "TransformerClassifier": [("predict", _cases["SEQ"])],

@@ -92,6 +92,7 @@ _ALLOW_LIST: dict[str, str] = {
     "maaskit.linear_model.SGDClassifier": "maaskit.linear_model._sgd",
     "maaskit.linear_model.SGDRegressor": "maaskit.linear_model._sgd",
     "maaskit.neural_network.CNNClassifier": "maaskit.neural_network._cnn",
+    "maaskit.neural_network.CRNNClassifier": "maaskit.neural_network._crnn",
     "maaskit.neural_network.GAN": "maaskit.neural_network._gan",
     "maaskit.neural_network.MLPClassifier": "maaskit.neural_network._mlp",
     "maaskit.neural_network.MLPRegressor": "maaskit.neural_network._mlp",

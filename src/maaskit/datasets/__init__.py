@@ -1,4 +1,4 @@
-"""Data sets: MovieLens readers and downloader, and a synthetic catalogue generator.
+"""Data sets: MovieLens readers and downloader, a synthetic catalogue generator and moving digits.
 
 Interaction data throughout maaskit is a :class:`pandas.DataFrame` with columns ``user``
 and ``item`` and, optionally, ``rating`` (float) and ``timestamp`` (int64 unix seconds).
@@ -6,6 +6,7 @@ and ``item`` and, optionally, ``rating`` (float) and ``timestamp`` (int64 unix s
 
 from ._home import find_data_home, get_data_home
 from ._images import load_mnist
+from ._moving import make_moving_digits
 from ._movielens import fetch_movielens, load_movielens
 from ._synthetic import load_default_catalogue, make_interactions
 from ._text import load_sentiment
@@ -19,4 +20,5 @@ __all__ = [
     "load_default_catalogue",
     "load_mnist",
     "load_sentiment",
+    "make_moving_digits",
 ]

@@ -6,6 +6,7 @@ with mini-batches and a fused optimizer update, and saves as flat buffer + JSON 
 
 from ._base import NeuralEstimatorBase
 from ._cnn import CNNClassifier
+from ._crnn import CRNNClassifier
 from ._gan import GAN
 from ._mlp import MLPClassifier, MLPRegressor
 from ._rnn import RNNClassifier, RNNRegressor
@@ -16,6 +17,7 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "CNNClassifier",
+    "CRNNClassifier",
     "RNNClassifier",
     "RNNRegressor",
     "TransformerClassifier",

@@ -758,9 +758,13 @@ class Network:
         self.buffer_layout = []
         offset = 0
         boffset = 0
+        trained_before = False
         for i, layer in enumerate(layers):
             shape = layer.build(shape)
-            layer.need_dx = i > 0
+            # an input gradient is only needed when a layer before holds parameters (not
+            # for the first layer, nor after parameter-free reshapes such as FramesToBatch)
+            layer.need_dx = trained_before
+            trained_before = trained_before or bool(layer.param_shapes())
             for name, pshape in layer.param_shapes():
                 size = int(np.prod(pshape))
                 self.layout.append((i, name, offset, size, tuple(pshape)))
