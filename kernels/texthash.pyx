@@ -119,3 +119,35 @@ def doc_features(codes, tok_start, tok_end, doc_tok, int word_ngrams, int minn, 
                             hashes[f] = h
                             f += 1
     return indptr_a, hashes_a, starts_a, ends_a, kinds_a
+
+
+def dedup(hashes):
+    """Number distinct hashes in order of first occurrence: ``(first, inv)`` (open addressing)."""
+    cdef const uint64_t[::1] hs = np.ascontiguousarray(hashes, dtype=np.uint64)
+    cdef Py_ssize_t n = hs.shape[0], size = 16, i, pos, j, m = 0
+    while size < 2 * n:
+        size *= 2
+    cdef uint64_t mask = <uint64_t>(size - 1), h
+    slots_a = np.full(size, -1, dtype=np.int64)
+    first_a = np.empty(n, dtype=np.int64)
+    inv_a = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] slots = slots_a
+    cdef int64_t[::1] first = first_a
+    cdef int64_t[::1] inv = inv_a
+    with nogil:
+        for i in range(n):
+            h = hs[i]
+            pos = <Py_ssize_t>((h ^ (h >> 29)) & mask)
+            while True:
+                j = slots[pos]
+                if j < 0:
+                    slots[pos] = m
+                    first[m] = i
+                    inv[i] = m
+                    m += 1
+                    break
+                if hs[first[j]] == h:
+                    inv[i] = j
+                    break
+                pos = (pos + 1) & (size - 1)
+    return first_a[:m].copy(), inv_a

@@ -217,24 +217,24 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
             codes, tok_start, tok_end, doc_tok, int(self.word_ngrams), minn, maxn)
         return buf, indptr, hashes, starts, ends, kinds
 
-    def _lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted hashes of ``vocabulary_`` and their rows (built once from a loaded model)."""
+    def _lookup_table(self) -> np.ndarray:
+        """The 64-bit hash of each ``vocabulary_`` row (computed once for a loaded model)."""
         table = getattr(self, "_lookup", None)
         if table is None:
             vocab = self.vocabulary_.tolist()
             codes = np.frombuffer("".join(vocab).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
             np.cumsum(np.fromiter(map(len, vocab), dtype=np.int64, count=len(vocab)), out=offsets[1:])
-            h = self._hash_kernel().hash_strings(codes, offsets)
-            order = np.argsort(h, kind="stable")
-            sh = h[order]
-            if len(sh) > 1 and np.any(sh[1:] == sh[:-1]):
+            kern = self._hash_kernel()
+            table = kern.hash_strings(codes, offsets)
+            n_distinct = len(kern.dedup(table)[0])
+            if n_distinct != len(vocab):
                 # two distinct features with one 64-bit hash: odds ~n^2/2^65, but never guess
                 raise ValueError(
                     "SentimentClassifier.predict: vocabulary_ must hash to distinct 64-bit values; "
-                    f"got {int(np.sum(sh[1:] == sh[:-1]))} collision(s)."
+                    f"got {len(vocab) - n_distinct} collision(s)."
                 )
-            table = self._lookup = (sh, order.astype(np.int64))
+            self._lookup = table
         return table
 
     @staticmethod
@@ -280,29 +280,30 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
             docs = [d for d, k in zip(docs, keep) if k]
             held_y, yi = yi[held], yi[keep]
         buf, fptr, hashes, starts, ends, kinds = self._features(docs, where)
-        uniq, first, inv = np.unique(hashes, return_index=True, return_inverse=True)
-        inv = inv.reshape(-1)
+        kern = self._hash_kernel()
+        first, inv = kern.dedup(hashes)  # feature j first occurs at first[j]
+        n_uniq = len(first)
         if self.min_count > 1:
             # document frequency: distinct (document, feature) pairs
             doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(fptr))
-            pairs = np.unique(doc_of * len(uniq) + inv)
-            keep_f = np.bincount(pairs % len(uniq), minlength=len(uniq)) >= self.min_count
+            pair_first, _ = kern.dedup((doc_of * n_uniq + inv).astype(np.uint64))
+            keep_f = np.bincount(inv[pair_first], minlength=n_uniq) >= self.min_count
         else:
-            keep_f = np.ones(len(uniq), dtype=bool)
+            keep_f = np.ones(n_uniq, dtype=bool)
         kept = np.flatnonzero(keep_f)
         if not len(kept):
             raise ValueError(
-                f"{where}: no feature occurs in min_count={self.min_count} documents; got {len(uniq)} "
+                f"{where}: no feature occurs in min_count={self.min_count} documents; got {n_uniq} "
                 "distinct features. Lower min_count or give more text."
             )
         f0 = first[kept]
         strs = list(map(_feature_string, repeat(buf), starts[f0].tolist(), ends[f0].tolist(), kinds[f0].tolist()))
         # rows in sorted-string order, as before the kernel: same rows, same initialisation
         perm = sorted(range(len(strs)), key=strs.__getitem__)
-        row_of = np.full(len(uniq), -1, dtype=np.int64)
+        row_of = np.full(n_uniq, -1, dtype=np.int64)
         row_of[kept[perm]] = np.arange(len(perm), dtype=np.int64)
         vocab = [strs[i] for i in perm]
-        self._lookup = (uniq[kept], row_of[kept])
+        self._lookup = hashes[f0[perm]]  # row order
         self.vocabulary_ = np.array(vocab, dtype=str)
         indptr, indices = self._csr(fptr, row_of[inv])
         d = self.dim
@@ -362,10 +363,12 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "embeddings_")
         docs = check_documents(X, "SentimentClassifier.predict", allow_empty=True)
-        sh, rows = self._lookup_table()
+        table = self._lookup_table()
         _, fptr, hashes, _, _, _ = self._features(docs, "SentimentClassifier.predict")
-        pos = np.minimum(np.searchsorted(sh, hashes), max(len(sh) - 1, 0))
-        ids = np.where(sh[pos] == hashes, rows[pos], -1) if len(sh) else np.full(len(hashes), -1)
+        # rows are the first len(table) distinct values, numbered in order; a larger id is unseen
+        _, ids = self._hash_kernel().dedup(np.concatenate([table, hashes]))
+        ids = ids[len(table):]
+        ids[ids >= len(table)] = -1
         indptr, indices = self._csr(fptr, ids)
         out = np.zeros((len(docs), len(self.classes_)), dtype=np.float32)
         backend = getattr(self, "backend_", "auto")

@@ -1,7 +1,7 @@
 """Numba ``texthash`` kernel: document features as stable FNV-1a 64-bit hashes (see the reference).
 
 Two passes over the tokens: one counts each document's features (for ``indptr``), the second
-hashes them in parallel over documents. Hashes are computed from the code points in place,
+hashes them (serially: on 2 cores a parallel loop measured 3x slower than the Cython twin). Hashes are computed from the code points in place,
 without building the feature strings.
 
 Index safety: ``tok_start``/``tok_end``/``doc_tok`` are built by the caller from Python strings
@@ -24,12 +24,12 @@ def _fnv(codes, lo, hi, h):
     return h
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+@nb.njit(cache=True, nogil=True)
 def hash_strings(codes, offsets):
     """FNV-1a 64 of each string ``codes[offsets[i]:offsets[i + 1]]``."""
     n = len(offsets) - 1
     out = np.empty(n, dtype=np.uint64)
-    for i in nb.prange(n):
+    for i in range(n):
         out[i] = _fnv(codes, offsets[i], offsets[i + 1], _OFFSET)
     return out
 
@@ -51,7 +51,7 @@ def _count(tok_start, tok_end, t0, t1, word_ngrams, minn, maxn):
     return c
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+@nb.njit(cache=True, nogil=True)
 def doc_features(codes, tok_start, tok_end, doc_tok, word_ngrams, minn, maxn):
     """Features of every document: ``(indptr, hashes, starts, ends, kinds)``."""
     n_docs = len(doc_tok) - 1
@@ -66,7 +66,7 @@ def doc_features(codes, tok_start, tok_end, doc_tok, word_ngrams, minn, maxn):
     kinds = np.empty(nf, dtype=np.int8)
     mark = _fnv(np.array([2], dtype=np.uint32), 0, 1, _OFFSET)  # "\x02"
     mark_bow = (mark ^ np.uint64(60)) * _PRIME  # "\x02<"
-    for d in nb.prange(n_docs):
+    for d in range(n_docs):
         t0 = doc_tok[d]
         t1 = doc_tok[d + 1]
         f = indptr[d]
@@ -111,3 +111,33 @@ def doc_features(codes, tok_start, tok_end, doc_tok, word_ngrams, minn, maxn):
                         hashes[f] = h
                         f += 1
     return indptr, hashes, starts, ends, kinds
+
+
+@nb.njit(cache=True, nogil=True)
+def dedup(hashes):
+    """Number distinct hashes in order of first occurrence: ``(first, inv)`` (open addressing)."""
+    n = len(hashes)
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slots = np.full(size, -1, dtype=np.int64)  # index into ``first``
+    first = np.empty(n, dtype=np.int64)
+    inv = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        h = hashes[i]
+        pos = np.int64((h ^ (h >> np.uint64(29))) & mask)
+        while True:
+            j = slots[pos]
+            if j < 0:
+                slots[pos] = m
+                first[m] = i
+                inv[i] = m
+                m += 1
+                break
+            if hashes[first[j]] == h:
+                inv[i] = j
+                break
+            pos = (pos + 1) & (size - 1)
+    return first[:m].copy(), inv

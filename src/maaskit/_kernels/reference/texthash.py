@@ -103,3 +103,17 @@ def feature_string(codes, start, end, kind):
     if kind & 4:
         parts.append(np.array([EOW], np.uint32))
     return np.concatenate(parts)
+
+
+def dedup(hashes):
+    """Number distinct hashes in order of first occurrence: ``(first, inv)``.
+
+    ``first[j]`` is the position of the first occurrence of the ``j``-th distinct value and
+    ``hashes[i] == hashes[first[inv[i]]]``.
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    _, first, inv = np.unique(hashes, return_index=True, return_inverse=True)
+    o = np.argsort(first, kind="stable")
+    rank = np.empty(len(o), dtype=np.int64)
+    rank[o] = np.arange(len(o), dtype=np.int64)
+    return first[o].astype(np.int64), rank[inv.reshape(-1)]
