@@ -1,6 +1,7 @@
 """SentimentClassifier: raw text in, labels and probabilities out (fastText-style model).
 
-Kernels: ``fasttext`` (``train_epoch``, ``predict_scores``).
+Kernels: ``fasttext`` (``train_epoch``, ``predict_scores``) and ``texthash`` (``doc_features``,
+``hash_strings``, ``dedup``: the features of tokenized documents as stable 64-bit FNV-1a hashes).
 
 The model is the one of Joulin et al. (2017), "Bag of Tricks for Efficient Text
 Classification": each document is a bag of features (its words, word n-grams and, for

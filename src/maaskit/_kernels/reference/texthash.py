@@ -18,8 +18,11 @@ same values); the hash never depends on the process (no Python ``hash()``).
 ``kinds[f] == 0`` and the inner part of a character n-gram otherwise, with bit 1 of ``kinds``
 for the ``"<"`` before it and bit 2 for the ``">"`` after it (see ``feature_string``).
 
-This reference builds the feature strings in Python exactly as the original code did and hashes
-them; it is the oracle of the Numba and Cython twins.
+This reference walks the features in Python, builds each feature's code points
+(``feature_string``) and hashes them with ``hash_strings``; it is the oracle of the Numba and
+Cython twins. ``dedup`` numbers distinct hashes in order of first occurrence (fit: the
+vocabulary; predict: the lookup of a document's features among the vocabulary's hashes).
+The tests also check every twin against the pre-kernel Python rules, string by string.
 """
 
 from __future__ import annotations
