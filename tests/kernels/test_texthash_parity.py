@@ -110,3 +110,22 @@ def test_hash_is_the_same_in_another_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONHASHSEED": "12345"})
     assert out.stdout.strip() == str([_fnv("good"), _fnv(" film"), _fnv(" 电影")])
+
+
+@pytest.mark.parametrize("backend", ["auto", "numba", "numpy"])
+def test_sentiment_vocabulary_and_saved_model_unchanged(backend):
+    # the rows of a model are the sorted distinct feature strings of the pre-kernel code, and a
+    # model read back (no cached hash table) predicts exactly what the fitted one did
+    from maaskit.persistence import dumps, loads
+    from maaskit.text import SentimentClassifier
+
+    docs = DOCS["english"] + DOCS["chinese"] + DOCS["unicode"] + ["good good film", "bad film"]
+    y = [1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0][:len(docs)]
+    clf = SentimentClassifier(dim=4, epochs=2, calibration=None, backend=backend).fit(docs, y)
+    tok = Tokenizer(punctuation="keep")
+    want = sorted({f for d in docs for f in _rules(tok(d), 2, 3, 5)})
+    assert clf.vocabulary_.tolist() == want
+    back = loads(dumps(clf))
+    assert not hasattr(back, "_lookup")
+    test = ["good film", "", "电影 很好", "unseen words only", "\ud800"]
+    np.testing.assert_array_equal(back.decision_function(test), clf.decision_function(test))
