@@ -95,7 +95,8 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=0
         Seed of the initialisation and of the document order.
     backend : {"auto", "numba", "numpy"}, default="auto"
-        Kernel implementation.
+        Kernel implementation. "auto" trains with Numba and hashes features with the compiled
+        (Cython) twin, falling back to Numba when it is not built.
     verbose : int, default=0
         Print the loss per epoch when positive.
     calibration : {"temperature"} or None, default="temperature"
