@@ -1,6 +1,7 @@
 """SentimentClassifier: raw text in, labels and probabilities out (fastText-style model).
 
-Kernels: ``fasttext`` (``train_epoch``, ``predict_scores``).
+Kernels: ``fasttext`` (``train_epoch``, ``predict_scores``) and ``texthash`` (``doc_features``,
+``hash_strings``, ``dedup``: the features of tokenized documents as stable 64-bit FNV-1a hashes).
 
 The model is the one of Joulin et al. (2017), "Bag of Tricks for Efficient Text
 Classification": each document is a bag of features (its words, word n-grams and, for
@@ -14,7 +15,6 @@ in seconds on a CPU; the issue allows "embeddings + a linear head when that is b
 from __future__ import annotations
 
 import numbers
-from collections import Counter
 from itertools import repeat
 from typing import Any
 
@@ -37,25 +37,30 @@ _NGRAM_SEP = "\x01"  # joins the words of a word n-gram; cannot occur in a token
 _CHAR_MARK = "\x02"  # prefixes character n-grams so they never collide with words
 
 
-def _char_ngrams(w: str, minn: int, maxn: int) -> list[str]:
-    if len(w) < 2:
-        return []  # single characters (CJK) are already unigrams
-    s = f"<{w}>"
-    return [_CHAR_MARK + s[i:i + n] for n in range(minn, maxn + 1) for i in range(len(s) - n + 1)]
+def _encode(token_lists: list[list[str]]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``texthash`` kernel's input: all tokens in one code-point buffer (see its reference).
+
+    The tokens of a document are joined by ``_NGRAM_SEP`` so that a word n-gram is a contiguous
+    slice of the buffer, spelled exactly as its feature string.
+    """
+    flat = [t for toks in token_lists for t in toks]
+    buf = _NGRAM_SEP.join(flat)
+    # surrogatepass: a lone surrogate is one code point in a str and must stay one here
+    codes = np.frombuffer(buf.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+    tok_start = np.zeros(len(flat), dtype=np.int64)
+    if len(flat) > 1:
+        np.cumsum(lens[:-1] + 1, out=tok_start[1:])
+    doc_tok = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists)), out=doc_tok[1:])
+    return buf, codes, tok_start, tok_start + lens, doc_tok
 
 
-def _doc_features(tokens: list[str], word_ngrams: int, minn: int, maxn: int,
-                  cache: dict[str, list[str]]) -> list[str]:
-    feats = list(tokens)
-    for n in range(2, word_ngrams + 1):
-        feats.extend(_NGRAM_SEP.join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    if maxn > 0:
-        for w in tokens:
-            grams = cache.get(w)
-            if grams is None:  # words repeat a lot: build each word's n-grams once
-                grams = cache[w] = _char_ngrams(w, minn, maxn)
-            feats.extend(grams)
-    return feats
+def _feature_string(buf: str, start: int, end: int, kind: int) -> str:
+    """A feature's string from the kernel's ``(start, end, kind)``: see ``_kernels.reference.texthash``."""
+    if kind == 0:
+        return buf[start:end]
+    return _CHAR_MARK + ("<" if kind & 2 else "") + buf[start:end] + (">" if kind & 4 else "")
 
 
 @register
@@ -90,7 +95,8 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=0
         Seed of the initialisation and of the document order.
     backend : {"auto", "numba", "numpy"}, default="auto"
-        Kernel implementation.
+        Kernel implementation. "auto" trains with Numba and hashes features with the compiled
+        (Cython) twin, falling back to Numba when it is not built.
     verbose : int, default=0
         Print the loss per epoch when positive.
     calibration : {"temperature"} or None, default="temperature"
@@ -200,20 +206,41 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
             )
         return int(cn[0]), int(cn[1])
 
-    def _bags(self, docs: list[str], where: str) -> list[list[str]]:
+    def _hash_kernel(self):
+        # the hashing twins exist for every backend; "auto" prefers the compiled one
+        return get_kernel("texthash", self.backend if self.backend in ("numba", "numpy") else "auto")
+
+    def _features(self, docs: list[str], where: str):
+        """``(buf, indptr, hashes, starts, ends, kinds)`` of the documents' features."""
         tok = self.tokenizer or Tokenizer(punctuation="keep")
         minn, maxn = self._char_range(where)
-        cache: dict[str, list[str]] = {}
-        return [_doc_features(tok(d), self.word_ngrams, minn, maxn, cache) for d in docs]
+        buf, codes, tok_start, tok_end, doc_tok = _encode([tok(d) for d in docs])
+        indptr, hashes, starts, ends, kinds = self._hash_kernel().doc_features(
+            codes, tok_start, tok_end, doc_tok, int(self.word_ngrams), minn, maxn)
+        return buf, indptr, hashes, starts, ends, kinds
 
-    def _csr(self, bags: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        get = self._index.get
-        flat: list[int] = []
-        indptr = np.zeros(len(bags) + 1, dtype=np.int64)
-        for r, bag in enumerate(bags):
-            flat.extend(map(get, bag, repeat(-1)))
-            indptr[r + 1] = len(flat)
-        ids = np.array(flat, dtype=np.int64)
+    def _lookup_table(self) -> np.ndarray:
+        """The 64-bit hash of each ``vocabulary_`` row (computed once for a loaded model)."""
+        table = getattr(self, "_lookup", None)
+        if table is None:
+            vocab = self.vocabulary_.tolist()
+            codes = np.frombuffer("".join(vocab).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, vocab), dtype=np.int64, count=len(vocab)), out=offsets[1:])
+            kern = self._hash_kernel()
+            table = kern.hash_strings(codes, offsets)
+            n_distinct = len(kern.dedup(table)[0])
+            if n_distinct != len(vocab):
+                # two distinct features with one 64-bit hash: odds ~n^2/2^65, but never guess
+                raise ValueError(
+                    "SentimentClassifier.predict: vocabulary_ must hash to distinct 64-bit values; "
+                    f"got {len(vocab) - n_distinct} collision(s)."
+                )
+            self._lookup = table
+        return table
+
+    @staticmethod
+    def _csr(indptr: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         known = ids >= 0  # features unseen in training are dropped
         cs = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum(known, out=cs[1:])
@@ -254,19 +281,33 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
             held_docs = [docs[i] for i in held]
             docs = [d for d, k in zip(docs, keep) if k]
             held_y, yi = yi[held], yi[keep]
-        bags = self._bags(docs, where)
-        df: Counter = Counter()
-        for bag in bags:
-            df.update(set(bag))
-        vocab = sorted(f for f, c in df.items() if c >= self.min_count)
-        if not vocab:
+        buf, fptr, hashes, starts, ends, kinds = self._features(docs, where)
+        kern = self._hash_kernel()
+        first, inv = kern.dedup(hashes)  # feature j first occurs at first[j]
+        n_uniq = len(first)
+        if self.min_count > 1:
+            # document frequency: distinct (document, feature) pairs
+            doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(fptr))
+            pair_first, _ = kern.dedup((doc_of * n_uniq + inv).astype(np.uint64))
+            keep_f = np.bincount(inv[pair_first], minlength=n_uniq) >= self.min_count
+        else:
+            keep_f = np.ones(n_uniq, dtype=bool)
+        kept = np.flatnonzero(keep_f)
+        if not len(kept):
             raise ValueError(
-                f"{where}: no feature occurs in min_count={self.min_count} documents; got {len(df)} "
+                f"{where}: no feature occurs in min_count={self.min_count} documents; got {n_uniq} "
                 "distinct features. Lower min_count or give more text."
             )
-        self._index = {f: i for i, f in enumerate(vocab)}
+        f0 = first[kept]
+        strs = list(map(_feature_string, repeat(buf), starts[f0].tolist(), ends[f0].tolist(), kinds[f0].tolist()))
+        # rows in sorted-string order, as before the kernel: same rows, same initialisation
+        perm = sorted(range(len(strs)), key=strs.__getitem__)
+        row_of = np.full(n_uniq, -1, dtype=np.int64)
+        row_of[kept[perm]] = np.arange(len(perm), dtype=np.int64)
+        vocab = [strs[i] for i in perm]
+        self._lookup = hashes[f0[perm]]  # row order
         self.vocabulary_ = np.array(vocab, dtype=str)
-        indptr, indices = self._csr(bags)
+        indptr, indices = self._csr(fptr, row_of[inv])
         d = self.dim
         self.embeddings_ = ((rng.random_sample((len(vocab), d)) * 2 - 1) / d).astype(np.float32)
         self.coef_ = np.zeros((len(self.classes_), d), dtype=np.float32)
@@ -324,9 +365,13 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "embeddings_")
         docs = check_documents(X, "SentimentClassifier.predict", allow_empty=True)
-        if not hasattr(self, "_index"):
-            self._index = {f: i for i, f in enumerate(self.vocabulary_.tolist())}
-        indptr, indices = self._csr(self._bags(docs, "SentimentClassifier.predict"))
+        table = self._lookup_table()
+        _, fptr, hashes, _, _, _ = self._features(docs, "SentimentClassifier.predict")
+        # rows are the first len(table) distinct values, numbered in order; a larger id is unseen
+        _, ids = self._hash_kernel().dedup(np.concatenate([table, hashes]))
+        ids = ids[len(table):]
+        ids[ids >= len(table)] = -1
+        indptr, indices = self._csr(fptr, ids)
         out = np.zeros((len(docs), len(self.classes_)), dtype=np.float32)
         backend = getattr(self, "backend_", "auto")
         get_kernel("fasttext", backend).predict_scores(indptr, indices, self.embeddings_, self.coef_,
