@@ -9,16 +9,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 HEAVY = ("torch", "numba", "sklearn", "scipy.stats", "tensorflow")
 
 
 def _modules_after(code: str, env: dict | None = None) -> dict:
-    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    # The maaskit this interpreter imports (installed, or what PYTHONPATH already names):
+    # prepending src/ would pick a checkout without compiled kernels in CI, so the first fit
+    # would load Numba there and the test would measure the wrong package.
+    full_env = dict(os.environ)
     full_env.update(env or {})
     probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run([sys.executable, "-c", probe], env=full_env, capture_output=True,
