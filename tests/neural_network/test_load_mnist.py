@@ -7,9 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from maaskit.datasets import load_mnist
+from maaskit.datasets import find_data_home, load_mnist
 from maaskit.exceptions import ArtifactError
-from tests.conftest import data_home
 
 
 def _write_idx(path, arr, magic):
@@ -45,7 +44,7 @@ def test_clear_errors(tmp_path):
 
 
 def test_real_shared_data():
-    home = data_home()
+    home = find_data_home()
     if home is None or not (home / "mnist-test").is_dir():
         pytest.skip("shared MNIST data not present")  # the generated-file test above always runs
     X, y = load_mnist("mnist-test", data_home=home)
