@@ -76,7 +76,14 @@ def test_find_data_home_env_then_checkout_then_none(monkeypatch, tmp_path):
     monkeypatch.delenv("MAASKIT_DATA")
     assert find_data_home() == shared
     monkeypatch.setattr(_home, "_CHECKOUT", tmp_path / "nowhere" / "maaskit")
+    (tmp_path / "nowhere" / "repo").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "nowhere" / "repo")
     assert find_data_home() is None
+    # an installed maaskit, run from a checkout that has shared/data beside it (as CI does)
+    monkeypatch.chdir(tmp_path / "checkout-parent")
+    (tmp_path / "checkout-parent" / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout-parent" / "repo")
+    assert find_data_home() == shared
     with pytest.raises(TypeError, match="needs must be"):
         find_data_home(3)
 

@@ -59,7 +59,8 @@ def find_data_home(needs: str | os.PathLike[str] | None = None) -> Path | None:
     """Return the folder that already holds real data sets, or ``None``.
 
     The candidates are, in order: the ``MAASKIT_DATA`` environment variable, then
-    ``../shared/data`` beside the checkout maaskit was imported from. Unlike
+    ``../shared/data`` beside the checkout maaskit was imported from, then ``../shared/data``
+    beside the working directory (a checkout with maaskit installed in a virtualenv). Unlike
     :func:`get_data_home` nothing is defaulted: callers (tests, benchmarks) fall back to
     generated data on ``None``.
 
@@ -84,7 +85,11 @@ def find_data_home(needs: str | os.PathLike[str] | None = None) -> Path | None:
     if needs is not None and not isinstance(needs, (str, os.PathLike)):
         raise TypeError(f"find_data_home: needs must be a str, os.PathLike or None; got {needs!r}.")
     env = os.environ.get(DATA_ENV_VAR, "")
-    candidates = ([Path(env).expanduser()] if env.strip() else []) + [_CHECKOUT.parent / "shared" / "data"]
+    # Beside the checkout maaskit was imported from (an editable install), and beside the
+    # working directory (tests and benchmarks run from a checkout whose maaskit is installed
+    # into a virtualenv, as CI does).
+    candidates = ([Path(env).expanduser()] if env.strip() else []) + [
+        _CHECKOUT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for cand in candidates:
         if cand.is_dir() if needs is None else (cand / needs).exists():
             return cand
