@@ -73,3 +73,13 @@ def test_distributed_has_no_import_cycle():
         if node not in state:
             visit(node, [])
     assert "maaskit.distributed._blocks" in graph, "the shared block helpers module moved"
+
+
+def test_no_two_modules_import_each_other():
+    # Siblings that need the same thing share a helper module (persistence and _sklearn_io
+    # share _allow_list). A package importing its own submodules is not a pair of siblings.
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+    pairs = sorted({tuple(sorted((a, b))) for a, targets in graph.items() for b in targets
+                    if a in graph.get(b, ()) and not (b.startswith(a + ".") or a.startswith(b + "."))})
+    assert not pairs, f"modules that import each other: {pairs}"

@@ -95,7 +95,7 @@ def sklearn_key(obj: Any) -> str | None:
 
 
 def _is_maaskit(obj: Any) -> bool:
-    from .persistence import _REGISTRY
+    from ._allow_list import _REGISTRY
 
     return any(type(obj) is c for c in _REGISTRY.values())
 
@@ -201,7 +201,7 @@ def _types_in(blob: bytes, max_bytes: int | None = None, where: str = "load") ->
 def set_state(attrs: dict, arrays: dict[str, np.ndarray], max_bytes: int) -> Any:
     """Rebuild a scikit-learn object saved by :func:`get_state`, parts checked by their schema."""
     from ._schema import check_state
-    from .persistence import _resolve
+    from ._allow_list import _resolve
 
     if set(attrs) != {"parts"} or not isinstance(attrs["parts"], list):
         raise ArtifactError("load: a scikit-learn artifact's attrs must be exactly {'parts': [...]}.")
