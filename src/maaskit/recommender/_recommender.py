@@ -270,7 +270,7 @@ class Recommender(PersistableMixin, LightEstimator):
         validate_parameters(self)
         X = self._frame(X, "fit")
         name = self._choose(X, y)
-        budget = self._tune_budget(X, y)
+        budget = self._tune_budget(X, y, name)
         if budget:
             return self._fit_tuned(X, y, name, budget)
         self.estimator_ = self._make(name).fit(X, y)
@@ -280,8 +280,8 @@ class Recommender(PersistableMixin, LightEstimator):
         return self
 
     # ------------------------------------------------------------------ model selection (tune=)
-    def _tune_budget(self, X: Any, y: Any) -> int:
-        """How many candidates the search gets (0: no search)."""
+    def _tune_budget(self, X: Any, y: Any, name: str | None = None) -> int:
+        """How many candidates the search gets (0: no search); ``name`` is fit's chosen algorithm."""
         tune = self.tune
         if tune is False or tune is None:
             return 0
@@ -296,7 +296,7 @@ class Recommender(PersistableMixin, LightEstimator):
         untouched = (self.algorithm == "auto" and self.n_factors is None
                      and self.max_iter is None and not self.params)
         n = X.nnz if sp.issparse(X) else len(X)
-        explicit = self._choose(X, y) in ("mf", "svdpp")
+        explicit = (name or self._choose(X, y)) in ("mf", "svdpp")
         return AUTO_BUDGET if untouched and explicit and n >= AUTO_MIN_INTERACTIONS else 0
 
     def _fit_tuned(self, X: Any, y: Any, name: str, budget: int) -> "Recommender":
