@@ -12,6 +12,8 @@ __all__ = [
     "DeviceWarning",
     "DataConversionWarning",
     "ColdStartWarning",
+    "FeatureError",
+    "UnknownCategoryWarning",
 ]
 
 
@@ -97,3 +99,13 @@ class DataConversionWarning(UserWarning):
 
 class ColdStartWarning(UserWarning):
     """Some users were unknown to the model and got the popularity fallback."""
+
+
+class FeatureError(MaaskitError, ValueError):
+    """Feature data that does not match what a :class:`~maaskit.recommender.FeatureEncoder`
+    was fitted on: unknown or missing columns, a column whose kind changed, values not seen
+    at fit (with ``handle_unknown="error"``), missing or duplicate ids."""
+
+
+class UnknownCategoryWarning(UserWarning):
+    """Feature values not seen at fit were encoded as zeros (``handle_unknown="warn"``)."""
