@@ -9,6 +9,7 @@ __all__ = [
     "UnknownIdError",
     "ModelFitError",
     "ArtifactError",
+    "ValidationError",
     "DeviceWarning",
     "DataConversionWarning",
     "ColdStartWarning",
@@ -89,6 +90,10 @@ class ArtifactError(MaaskitError, ValueError):
     """A saved model is foreign, tampered with, or of an unsupported format version."""
 
 
+class ValidationError(MaaskitError, ValueError):
+    """An input that cannot be used as given (e.g. interactions without an order); also a ``ValueError``."""
+
+
 class DeviceWarning(UserWarning):
     """A model was moved to another device than the one requested (e.g. CUDA -> CPU)."""
 
@@ -101,7 +106,7 @@ class ColdStartWarning(UserWarning):
     """Some users were unknown to the model and got the popularity fallback."""
 
 
-class FeatureError(MaaskitError, ValueError):
+class FeatureError(ValidationError):
     """Feature data that does not match what a :class:`~maaskit.recommender.FeatureEncoder`
     was fitted on: unknown or missing columns, a column whose kind changed, values not seen
     at fit (with ``handle_unknown="error"``), missing or duplicate ids."""
