@@ -199,3 +199,19 @@ def test_feature_schema_is_json(items):
     schema = FeatureEncoder().fit(items).feature_schema()
     assert schema["columns"][0] == {"name": "genres", "kind": "multi"}
     assert schema["n_features"] > 0
+
+
+def test_drop_unseen_reports_per_row_and_transform_stays_quiet(items):
+    enc = FeatureEncoder(normalize=None).fit(items)
+    new = pd.DataFrame({"genres": [["Horror", "Drama"], None], "year": [1990.0, None],
+                        "country": ["JP", "US"], "title": ["x", None]}, index=["a", "b"])
+    seen, unseen = enc.drop_unseen(new)
+    assert unseen == [{"genres": ["Horror"], "country": ["JP"]}, {}]
+    assert seen.loc["a", "genres"] == ["Drama"] and seen.loc["a", "country"] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X = enc.transform(seen)
+    with pytest.warns(UnknownCategoryWarning):
+        assert (enc.transform(new) != X).nnz == 0
+    with pytest.raises(FeatureError, match="drop_unseen: columns must be among"):
+        enc.drop_unseen(new.assign(extra=1))

@@ -475,17 +475,8 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
             ids, and unseen values with ``handle_unknown="error"``.
         """
         where = "FeatureEncoder.transform"
-        self._check_fitted(where)
-        X = self._check_frame(X, where, fitting=False)
+        X = self._check_input(X, where)
         known = list(self.feature_names_in_)
-        unknown = [c for c in X.columns if c not in self.kinds_]
-        if unknown:
-            raise FeatureError(f"{where}: columns must be among those seen at fit {known}; got "
-                               f"unknown column(s) {unknown[:10]}.")
-        absent = [c for c in known if c not in X.columns]
-        if absent:
-            raise FeatureError(f"{where}: X must have every column seen at fit; missing {absent}. "
-                               "Pass None (missing) for features a row does not have.")
         n = X.shape[0]
         blocks = []
         unseen: dict[str, list] = {}
@@ -498,6 +489,78 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
         out.sum_duplicates()
         out.eliminate_zeros()
         return self._normalize(out)
+
+    def _check_input(self, X: Any, where: str) -> pd.DataFrame:
+        self._check_fitted(where)
+        X = self._check_frame(X, where, fitting=False)
+        known = list(self.feature_names_in_)
+        unknown = [c for c in X.columns if c not in self.kinds_]
+        if unknown:
+            raise FeatureError(f"{where}: columns must be among those seen at fit {known}; got "
+                               f"unknown column(s) {unknown[:10]}.")
+        absent = [c for c in known if c not in X.columns]
+        if absent:
+            raise FeatureError(f"{where}: X must have every column seen at fit; missing {absent}. "
+                               "Pass None (missing) for features a row does not have.")
+        return X
+
+    def drop_unseen(self, X: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+        """Remove the categories and labels not seen at fit, and say which, row by row.
+
+        What :meth:`transform` would encode as zeros (``handle_unknown`` ``"warn"`` or
+        ``"ignore"``) is removed here instead, so that a caller (the HTTP server answering
+        a new user) can report it per row and then encode without a warning. Other
+        columns are unchanged.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        X_seen : pandas.DataFrame
+            A copy of ``X`` where an unseen category is missing (``None``) and unseen
+            labels are left out of their lists.
+        unseen : list of dict
+            One dict per row: column -> list of the values removed (empty when none).
+
+        Raises
+        ------
+        FeatureError
+            As :meth:`transform`, for unknown or missing columns and changed kinds.
+        """
+        where = "FeatureEncoder.drop_unseen"
+        X = self._check_input(X, where)
+        out = X.copy()
+        unseen: list[dict] = [{} for _ in range(len(X))]
+        for col in self.feature_names_in_:
+            kind = self.kinds_[col]
+            if kind == "categorical":
+                vals = self._scalar_values(X[col], col, where)
+                present = [i for i, v in enumerate(vals) if v is not None]
+                codes = _codes(self._lookups[col], [vals[i] for i in present])
+                for i, c in zip(present, codes):
+                    if c < 0:
+                        unseen[i].setdefault(col, []).append(vals[i])
+                        vals[i] = None
+                out[col] = pd.Series(vals, index=X.index, dtype=object)
+            elif kind == "multi":
+                lists = self._label_lists(X[col], col, where)
+                flat = [x for labels in lists for x in labels]
+                codes = _codes(self._lookups[col], flat) if flat else np.empty(0, np.int64)
+                kept, pos = [], 0
+                for i, labels in enumerate(lists):
+                    keep = []
+                    for x in labels:
+                        if codes[pos] < 0:
+                            unseen[i].setdefault(col, []).append(x)
+                        else:
+                            keep.append(x)
+                        pos += 1
+                    kept.append(keep)
+                out[col] = pd.Series(kept, index=X.index, dtype=object)
+        return out, unseen
 
     def _encode(self, s: pd.Series, col: str, n: int, where: str, unseen: dict) -> sp.csr_matrix:
         kind = self.kinds_[col]
