@@ -3,9 +3,10 @@
 from ._als import ALS
 from ._base import BaseRecommender
 from ._bpr import BPR
+from ._hybrid import HybridMF
 from ._mf import MatrixFactorization
 from ._popularity import Popularity
 from ._recommender import Recommender
 from ._svdpp import SVDpp
 
-__all__ = ["ALS", "BPR", "BaseRecommender", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]
+__all__ = ["ALS", "BPR", "BaseRecommender", "HybridMF", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]
