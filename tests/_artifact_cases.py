@@ -32,6 +32,9 @@ DOCS = ["good movie great fun", "bad movie awful boring", "great acting good plo
         "boring awful bad plot"] * 3
 YS = np.array([1, 0, 1, 0] * 3)
 CLIPS = np.random.RandomState(1).rand(12, 3, 6, 6)  # (n, T, h, w) for CRNNClassifier
+FEATURES = pd.DataFrame({"genres": [["a"], ["a", "b"], [], None] * 2, "year": [1990.0, 2000.0, np.nan, 2010.0] * 2,
+                         "kind": ["x", "y", None, "x"] * 2, "title": ["good fun movie", "bad plot", None, "great acting"] * 2},
+                        index=[f"i{i}" for i in range(8)])
 
 
 def _fit(name: str):
@@ -39,7 +42,7 @@ def _fit(name: str):
     from maaskit.linear_model import LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
     from maaskit.neural_network import (
         CNNClassifier, CRNNClassifier, GAN, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor, TransformerClassifier)
-    from maaskit.recommender import ALS, BPR, MatrixFactorization, Popularity, Recommender, SVDpp
+    from maaskit.recommender import ALS, BPR, FeatureEncoder, MatrixFactorization, Popularity, Recommender, SVDpp
     from maaskit.svm import SVMClassifier
     from maaskit.text import DocumentVectorizer, SentimentClassifier, Word2Vec
 
@@ -79,6 +82,9 @@ def _fit(name: str):
             [d.split() for d in DOCS]),
         "DocumentVectorizer": lambda: DocumentVectorizer(vector_size=4, epochs=1).fit(DOCS),
         "SentimentClassifier": lambda: SentimentClassifier(dim=4, epochs=2).fit(DOCS, YS),
+        "FeatureEncoder": lambda: FeatureEncoder(n_bins=2).fit(
+            FEATURES, word_vectors=Word2Vec(vector_size=3, min_count=1, epochs=1, workers=1).fit(
+                [d.split() for d in DOCS])),
     }[name]()
 
 
@@ -86,7 +92,7 @@ CASES = ("ALS", "BPR", "MatrixFactorization", "SVDpp", "Popularity", "Recommende
          "LogisticRegression", "SGDClassifier", "SGDRegressor", "SVMClassifier", "RandomForestClassifier",
          "RandomForestRegressor", "MLPClassifier", "MLPRegressor", "CNNClassifier", "CRNNClassifier",
          "RNNClassifier", "RNNRegressor", "TransformerClassifier", "GAN", "Word2Vec", "DocumentVectorizer",
-         "SentimentClassifier")
+         "SentimentClassifier", "FeatureEncoder")
 
 
 def fit(name: str):
@@ -128,6 +134,10 @@ def use(name: str, est) -> None:
         est.wv.get_vector(w)
     elif name == "DocumentVectorizer":
         est.transform(DOCS[:3] + ["unknown words only"])
+    elif name == "FeatureEncoder":
+        est.transform(FEATURES)
+        est.transform(FEATURES.assign(genres=[["z"]] * 8, kind="new", year=1e9, title="unseen words"))
+        est.get_feature_names_out()
     elif name == "SentimentClassifier":
         est.predict(DOCS[:3] + ["unseen words"])
         est.predict_proba(DOCS[:3])

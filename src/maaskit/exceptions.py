@@ -9,9 +9,12 @@ __all__ = [
     "UnknownIdError",
     "ModelFitError",
     "ArtifactError",
+    "ValidationError",
     "DeviceWarning",
     "DataConversionWarning",
     "ColdStartWarning",
+    "FeatureError",
+    "UnknownCategoryWarning",
 ]
 
 
@@ -87,6 +90,10 @@ class ArtifactError(MaaskitError, ValueError):
     """A saved model is foreign, tampered with, or of an unsupported format version."""
 
 
+class ValidationError(MaaskitError, ValueError):
+    """An input that cannot be used as given (e.g. interactions without an order); also a ``ValueError``."""
+
+
 class DeviceWarning(UserWarning):
     """A model was moved to another device than the one requested (e.g. CUDA -> CPU)."""
 
@@ -97,3 +104,13 @@ class DataConversionWarning(UserWarning):
 
 class ColdStartWarning(UserWarning):
     """Some users were unknown to the model and got the popularity fallback."""
+
+
+class FeatureError(ValidationError):
+    """Feature data that does not match what a :class:`~maaskit.recommender.FeatureEncoder`
+    was fitted on: unknown or missing columns, a column whose kind changed, values not seen
+    at fit (with ``handle_unknown="error"``), missing or duplicate ids."""
+
+
+class UnknownCategoryWarning(UserWarning):
+    """Feature values not seen at fit were encoded as zeros (``handle_unknown="warn"``)."""

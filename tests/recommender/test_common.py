@@ -18,7 +18,7 @@ import maaskit.recommender as rec
 from maaskit.exceptions import ColdStartWarning, NotFittedError, UnknownIdError
 from maaskit.persistence import dumps, loads
 
-ALL = [getattr(rec, name) for name in rec.__all__ if name != "BaseRecommender"]
+ALL = [getattr(rec, name) for name in rec.__all__ if name not in ("BaseRecommender", "FeatureEncoder")]
 LEARNING = [c for c in ALL if c is not rec.Popularity]
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from ..exceptions import ArtifactError
 from ._home import get_data_home
 
-__all__ = ["load_movielens", "fetch_movielens"]
+__all__ = ["load_movielens", "load_movielens_features", "fetch_movielens"]
 
 _BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
@@ -212,6 +212,134 @@ def load_movielens(
     if return_items:
         return ratings, items
     return ratings
+
+
+#: Age bands of the user features (MovieLens 1M's bands, applied to 100K's exact ages).
+_AGE_BANDS = ((0, "under 18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-49"),
+              (50, "50-55"), (56, "56+"))
+
+
+def _age_band(age: int) -> str:
+    band = _AGE_BANDS[0][1]
+    for lo, name in _AGE_BANDS:
+        if age >= lo:
+            band = name
+    return band
+
+
+def _decade(date: str) -> str | None:
+    # "01-Jan-1995" -> "1990s"; the one item without a date ("unknown") gets None
+    year = date.rsplit("-", 1)[-1]
+    return f"{int(year) // 10 * 10}s" if len(year) == 4 and year.isdigit() else None
+
+
+def _read_ml100k_features(folder: Path, zip_prefix: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    _, items = _read_ml100k(folder, return_items=True)
+    raw = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1",
+                      quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False, usecols=[0, 2])
+    dates = dict(zip(raw.iloc[:, 0].astype(np.int64), raw.iloc[:, 1]))
+    item_features = pd.DataFrame(
+        {
+            "genres": [g.split("|") if g else [] for g in items["genres"]],
+            "decade": [_decade(dates[i]) for i in items["item"]],
+            "title": items["title"].to_numpy(dtype=object),
+        },
+        index=pd.Index(items["item"].to_numpy(), name="item"),
+    )
+    users = pd.read_csv(folder / "u.user", sep="|", header=None,
+                        names=["user", "age", "gender", "occupation", "zip"],
+                        dtype={"user": np.int64, "age": np.int64, "gender": str, "occupation": str,
+                               "zip": str},
+                        encoding="latin-1", quoting=csv.QUOTE_NONE, keep_default_na=False)
+    columns = {
+        "age_band": [_age_band(a) for a in users["age"]],
+        "gender": users["gender"].to_numpy(dtype=object),
+        "occupation": users["occupation"].to_numpy(dtype=object),
+    }
+    if zip_prefix:
+        columns["zip_prefix"] = [z[:zip_prefix].upper() or None for z in users["zip"]]
+    user_features = pd.DataFrame(columns, index=pd.Index(users["user"].to_numpy(), name="user"))
+    return item_features, user_features
+
+
+def load_movielens_features(
+    variant: str = "100k",
+    data_home: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    *,
+    zip_prefix: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load the item and user features of MovieLens 100K, indexed by the ratings' ids.
+
+    Items come from ``u.item`` (genre flags, release date, title) and users from
+    ``u.user`` (age, gender, occupation, zip code), read from the same folder and under
+    the same rules as :func:`load_movielens` (``FileNotFoundError`` naming the folder
+    when the files are missing, unless ``download=True``). The frames are ready for
+    :class:`maaskit.recommender.FeatureEncoder` and the ``item_features=`` /
+    ``user_features=`` of hybrid recommenders: every column's kind is detected as
+    listed below.
+
+    Parameters
+    ----------
+    variant : {"100k"}, default="100k"
+        The MovieLens release (only 100K ships user features with items in this form).
+    data_home : str or os.PathLike, default=None
+        Folder that holds ``ml-100k/``; see :func:`~maaskit.datasets.get_data_home`.
+    download : bool, default=False
+        If the files are missing, download them with :func:`fetch_movielens`.
+    zip_prefix : int, default=0
+        Also give users a ``zip_prefix`` column: the first ``zip_prefix`` characters of
+        their zip code (1 is the US region, 3 the sectional centre); 0 leaves it out.
+
+    Returns
+    -------
+    item_features : pandas.DataFrame
+        Indexed by ``item`` (int64, the ids of :func:`load_movielens`), one row per movie,
+        with columns ``genres`` (list of genre names: multi-label, 19 possible),
+        ``decade`` (release decade such as ``"1990s"``, ``None`` when the date is
+        missing: categorical) and ``title`` (str, as in the file: text).
+    user_features : pandas.DataFrame
+        Indexed by ``user`` (int64), one row per user, with columns ``age_band``
+        (``"under 18"``, ``"18-24"``, ``"25-34"``, ``"35-44"``, ``"45-49"``,
+        ``"50-55"``, ``"56+"``: the bands of MovieLens 1M), ``gender`` (``"M"`` or
+        ``"F"``), ``occupation`` (str) and, with ``zip_prefix``, ``zip_prefix``
+        (str, upper-cased): all categorical.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are missing and ``download=False``.
+    ValueError
+        If ``variant`` is not ``"100k"`` or ``zip_prefix`` is not in ``[0, 5]``.
+
+    Examples
+    --------
+    >>> from maaskit.datasets import load_movielens_features
+    >>> items, users = load_movielens_features()  # doctest: +SKIP
+    >>> items.loc[1, "genres"], items.loc[1, "decade"]  # doctest: +SKIP
+    (['Animation', "Children's", 'Comedy'], '1990s')
+    """
+    if variant != "100k":
+        raise ValueError(f"load_movielens_features: variant must be '100k'; got {variant!r}.")
+    if isinstance(zip_prefix, bool) or not isinstance(zip_prefix, (int, np.integer)) \
+            or not 0 <= zip_prefix <= 5:
+        raise ValueError(f"load_movielens_features: zip_prefix must be an int in [0, 5]; "
+                         f"got {zip_prefix!r}.")
+    folder_name, _ = _VARIANTS[variant]
+    required = ("u.data", "u.item", "u.user")
+    home = get_data_home(data_home)
+    folder = home / folder_name
+    missing = _missing_files(folder, required)
+    if missing:
+        if not download:
+            raise FileNotFoundError(
+                f"load_movielens_features: MovieLens {variant} was not found: {missing[0]} does "
+                f"not exist (searched {folder}). MovieLens cannot be shipped with maaskit; set "
+                f"the MAASKIT_DATA environment variable (or data_home=) to a folder containing "
+                f"'{folder_name}/', or pass download=True to fetch it from GroupLens."
+            )
+        fetch_movielens(variant, data_home=home, force=True)
+    return _read_ml100k_features(folder, int(zip_prefix))
 
 
 def _sha256_of(path: Path) -> str:

@@ -3,10 +3,12 @@
 from ._als import ALS
 from ._base import BaseRecommender
 from ._bpr import BPR
+from ._features import FeatureEncoder
 from ._hybrid import HybridMF
 from ._mf import MatrixFactorization
 from ._popularity import Popularity
 from ._recommender import Recommender
 from ._svdpp import SVDpp
 
-__all__ = ["ALS", "BPR", "BaseRecommender", "HybridMF", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]
+__all__ = ["ALS", "BPR", "BaseRecommender", "FeatureEncoder", "HybridMF", "MatrixFactorization", "Popularity",
+           "Recommender", "SVDpp"]
