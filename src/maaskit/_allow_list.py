@@ -36,6 +36,7 @@ _ALLOW_LIST: dict[str, str] = {
     "maaskit.recommender.ALS": "maaskit.recommender._als",
     "maaskit.recommender.BPR": "maaskit.recommender._bpr",
     "maaskit.recommender.FeatureEncoder": "maaskit.recommender._features",
+    "maaskit.recommender.HybridMF": "maaskit.recommender._hybrid",
     "maaskit.recommender.MatrixFactorization": "maaskit.recommender._mf",
     "maaskit.recommender.Popularity": "maaskit.recommender._popularity",
     "maaskit.recommender.Recommender": "maaskit.recommender._recommender",

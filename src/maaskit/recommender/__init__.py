@@ -4,9 +4,11 @@ from ._als import ALS
 from ._base import BaseRecommender
 from ._bpr import BPR
 from ._features import FeatureEncoder
+from ._hybrid import HybridMF
 from ._mf import MatrixFactorization
 from ._popularity import Popularity
 from ._recommender import Recommender
 from ._svdpp import SVDpp
 
-__all__ = ["ALS", "BPR", "BaseRecommender", "FeatureEncoder", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]
+__all__ = ["ALS", "BPR", "BaseRecommender", "FeatureEncoder", "HybridMF", "MatrixFactorization", "Popularity",
+           "Recommender", "SVDpp"]

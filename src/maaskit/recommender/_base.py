@@ -586,8 +586,10 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         if cand is not None:
             mapped = col_of_item[indices]
             keep = mapped >= 0
-            kept_counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if len(keep) else np.zeros(len(ub), np.int64)
-            kept_counts[counts == 0] = 0
+            # Kept entries per row from a running count: reduceat failed when the block's last
+            # users had seen nothing (a start index equal to len(keep)).
+            running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+            kept_counts = running[indptr[1:]] - running[indptr[:-1]]
             indptr = np.zeros(len(ub) + 1, dtype=np.int64)
             np.cumsum(kept_counts, out=indptr[1:])
             indices = mapped[keep]

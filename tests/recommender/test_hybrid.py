@@ -1,0 +1,144 @@
+"""HybridMF: cold items and users placed by their features, add_items/add_users, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from maaskit.persistence import dumps, loads
+from maaskit.recommender import HybridMF
+
+N_USERS, N_ITEMS = 40, 30
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Two tastes: users with feature 0 play items of genre 0, users with feature 1 genre 1.
+
+    Items 24..29 and users 36..39 have features but no plays (the cold ones).
+    """
+    rng = np.random.RandomState(0)
+    item_genre = np.arange(N_ITEMS) % 2
+    user_taste = np.arange(N_USERS) % 2
+    rows = []
+    for u in range(36):
+        liked = [i for i in range(24) if item_genre[i] == user_taste[u]]
+        for i in rng.choice(liked, 6, replace=False):
+            rows.append((f"u{u}", f"i{i}"))
+    plays = pd.DataFrame(rows, columns=["user", "item"])
+    # genre one-hot plus a noise feature
+    IF = np.zeros((N_ITEMS, 3), np.float32)
+    IF[np.arange(N_ITEMS), item_genre] = 1
+    IF[:, 2] = rng.rand(N_ITEMS) < 0.5
+    UF = np.zeros((N_USERS, 2), np.float32)
+    UF[np.arange(N_USERS), user_taste] = 1
+    items = (sp.csr_matrix(IF), [f"i{i}" for i in range(N_ITEMS)])
+    users = (UF, [f"u{u}" for u in range(N_USERS)])
+    return plays, items, users, item_genre, user_taste
+
+
+def _fit(world, **kw):
+    plays, items, users, _, _ = world
+    params = dict(n_factors=8, max_iter=20, random_state=0, n_jobs=1)
+    params.update(kw)
+    return HybridMF(**params).fit(plays, item_features=items, user_features=users)
+
+
+@pytest.mark.parametrize("loss", ["warp", "bpr"])
+def test_cold_items_and_users_are_placed_by_features(world, loss):
+    _, _, _, genre, taste = world
+    m = _fit(world, loss=loss)
+    assert m.n_items_ == N_ITEMS and m.n_users_ == N_USERS
+    cold_items = [f"i{i}" for i in range(24, 30)]
+    warm_users = [f"u{u}" for u in range(36)]
+    top, _ = m.recommend(warm_users, n=3, items=cold_items)
+    hits = [genre[int(i[1:])] == taste[int(u[1:])] for u, row in zip(warm_users, top) for i in row]
+    assert np.mean(hits) > 0.9
+    # users with features only, already in the model
+    top, _ = m.recommend([f"u{u}" for u in range(36, 40)], n=5)
+    hits = [genre[int(i[1:])] == taste[u] for u, row in zip(range(36, 40), top) for i in row]
+    assert np.mean(hits) > 0.9
+
+
+def test_add_items_add_users_and_new_user_recommendations(world):
+    m = _fit(world)
+    m.add_items((sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], np.float32)), ["new0", "new1"]))
+    m.add_users((np.array([[0, 1]], np.float32), ["fresh"]))
+    assert m.n_items_ == N_ITEMS + 2 and m.n_users_ == N_USERS + 1
+    top, _ = m.recommend(["u0", "u1", "fresh"], n=2, items=["new0", "new1"])
+    assert list(top[:, 0]) == ["new0", "new1", "new1"]
+    ids, scores = m.similar_items("new0", n=5)
+    assert all(int(i[1:]) % 2 == 0 for i in ids if i.startswith("i"))
+    frame = pd.DataFrame({"taste": [0, 1]}, index=["a", "b"])
+    got = m.recommend_new_user((np.eye(2, dtype=np.float32), frame.index), n=4, output="pandas")
+    assert set(got.user) == {"a", "b"} and got.groupby("user").size().tolist() == [4, 4]
+    assert all(int(i[1:]) % 2 == (u == "b") for u, i in zip(got.user, got.item) if i.startswith("i"))
+    back = loads(dumps(m))
+    a, b = m.recommend(["u0", "fresh"], n=5), back.recommend(["u0", "fresh"], n=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
+    np.testing.assert_array_equal(m.similar_items("new1", n=3)[0], back.similar_items("new1", n=3)[0])
+
+
+def test_threads_and_backends_agree_on_quality(world):
+    # n_jobs=1 is reproducible; every backend learns the same structure
+    a = _fit(world, backend="numba")
+    b = _fit(world, backend="cython")
+    np.testing.assert_allclose(a.item_embeddings_, b.item_embeddings_, rtol=1e-3, atol=1e-5)
+    c = _fit(world, n_jobs=2)
+    assert np.isfinite(c.item_embeddings_).all()
+
+
+def test_squared_loss_and_mean_normalisation(world):
+    plays, items, users, genre, taste = world
+    rated = plays.assign(rating=[5.0 if genre[int(i[1:])] == taste[int(u[1:])] else 1.0
+                                 for u, i in zip(plays.user, plays.item)])
+    # add some dislikes so the ratings vary
+    bad = pd.DataFrame({"user": [f"u{u}" for u in range(36)],
+                        "item": [f"i{(u + 1) % 2}" for u in range(36)], "rating": 1.0})
+    rated = pd.concat([rated, bad], ignore_index=True)
+    m = HybridMF(n_factors=4, loss="squared", max_iter=30, normalize="mean", random_state=0,
+                 learning_rate=0.1).fit(rated, item_features=items, user_features=users)
+    pred = m.predict(rated[["user", "item"]])
+    assert np.corrcoef(pred, rated.rating)[0, 1] > 0.8
+    assert m.rating_range_ == [1.0, 5.0]
+    np.testing.assert_allclose(m._csr_of("item").sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_interactions_without_features_get_identity_only(world):
+    plays = world[0]
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0).fit(plays)
+    assert m.n_item_features_in_ == 0 and m.item_embeddings_.shape == (24, 4)
+    assert (m._csr_of("item").getnnz(axis=1) == 1).all()
+
+
+@pytest.mark.parametrize("features, error, match", [
+    ([[1, 0]], TypeError, "must be a pandas DataFrame indexed by item id or a tuple"),
+    ((np.ones((2, 2)), ["a"]), ValueError, "2 rows but 1 ids"),
+    ((np.ones((2, 2)), ["a", "a"]), ValueError, "ids must be unique"),
+    ((np.array([[1.0, np.nan]]), ["a"]), ValueError, "NaN or inf"),
+    ((np.array([[1.0, np.inf]]), ["a"]), ValueError, "NaN or inf"),
+    ((np.ones((2, 0)), ["a", "b"]), ValueError, r"0 feature\(s\)"),
+    ((np.ones(3), ["a", "b", "c"]), ValueError, "must be 2-D"),
+    ((np.array([["x"]]), ["a"]), TypeError, "must hold numbers"),
+    ((np.ones((1, 1)), [[1, 2]]), TypeError, "1-D sequence of hashable"),
+    ((np.ones((2, 1)), [[1], [2, 3]]), TypeError, "hashable"),
+])
+def test_bad_features_raise_clear_errors(world, features, error, match):
+    with pytest.raises(error, match=match):
+        HybridMF(max_iter=1).fit(world[0], item_features=features)
+
+
+def test_add_items_checks_its_input(world):
+    m = _fit(world, max_iter=1)
+    with pytest.raises(ValueError, match="has 2 features, but HybridMF is expecting 3"):
+        m.add_items((np.ones((1, 2)), ["z"]))
+    with pytest.raises(ValueError, match=r"must be new; already known: \['i0'\]"):
+        m.add_items((np.ones((1, 3)), ["i0"]))
+    with pytest.raises(ValueError, match="has 1 features, but HybridMF is expecting 2"):
+        m.recommend_new_user((np.ones((1, 1)), ["z"]))
+    plays = pd.DataFrame({"user": [0, 1], "item": [1, 2]})
+    with pytest.raises(ValueError, match="none of the 2 item_features ids is an? item"):
+        HybridMF(max_iter=1).fit(plays, item_features=(np.ones((2, 1)), ["1", "2"]))
