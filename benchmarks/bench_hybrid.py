@@ -248,7 +248,7 @@ def warm_up(items, users):
         if HybridMF is not None:
             it = items.iloc[:3].set_axis(np.arange(3))
             us = users.iloc[:20].set_axis(np.arange(20))
-            HybridMF(n_factors=4, epochs=1, random_state=0).fit(tiny, item_features=it, user_features=us) \
+            HybridMF(n_factors=4, max_iter=1, random_state=0).fit(tiny, item_features=it, user_features=us) \
                 .recommend([0], n=2)
     return time.perf_counter() - t
 

@@ -195,6 +195,34 @@ class Client:
             params["strict"] = "true"
         return self._request("GET", f"/v1/recommend/{_quote(user_id)}", params=params)
 
+    def recommend_new_user(self, user_features: Any, *, model: str | None = None, n: int = 10,
+                           version: Any = None) -> dict:
+        """Top-``n`` items for new users described by features (hybrid models).
+
+        Parameters
+        ----------
+        user_features : dict or list of dict
+            One user as ``{column: value}`` (values: str, number, bool, ``None`` or a list
+            of labels), or a list of them. The columns are those of the model's signature
+            (``user_features``); a column left out is missing.
+        model : str, default=None
+            Model name (the server's default model when omitted).
+        n : int, default=10
+            How many items per user.
+        version : int or str, default=None
+            Version or alias (``None``: production alias, else latest).
+
+        Returns
+        -------
+        answer : dict
+            ``{"model", "version", "items", "scores"}`` for one user (plus ``"note"`` when
+            some values were not seen in training and were ignored), or
+            ``{"model", "version", "results": [...]}`` with one such row per user for a list.
+        """
+        params = _model_params({}, model, version)
+        return self._request("POST", "/v1/recommend", params=params,
+                             json={"user_features": user_features, "n": n})
+
     def similar(self, item_id: Any, *, model: str | None = None, n: int = 10, version: Any = None) -> dict:
         """The ``n`` items most similar to one item.
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["infer_signature", "v2_datatype"]
+__all__ = ["infer_signature", "v2_datatype", "feature_encoder"]
 
 _METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
@@ -67,6 +67,29 @@ def word_vectors(estimator: Any) -> Any:
         return None
 
 
+def feature_encoder(estimator: Any, kind: str) -> Any:
+    """The fitted ``FeatureEncoder`` of a hybrid recommender's users or items, or ``None``.
+
+    Looks at ``<kind>_encoder_`` of the estimator, or of the model a
+    :class:`~maaskit.recommender.Recommender` wraps.
+
+    Parameters
+    ----------
+    estimator : object
+    kind : {"user", "item"}
+
+    Returns
+    -------
+    encoder : FeatureEncoder or None
+    """
+    try:
+        inner = estimator.__dict__.get("estimator_", estimator)
+        enc = inner.__dict__.get(f"{kind}_encoder_")
+        return enc if callable(getattr(enc, "feature_schema", None)) and "kinds_" in vars(enc) else None
+    except Exception:  # a broken object has no encoder, never a crash
+        return None
+
+
 def infer_signature(estimator: Any) -> dict:
     """Describe the inputs and methods of a fitted estimator, as stored in the registry.
 
@@ -80,14 +103,15 @@ def infer_signature(estimator: Any) -> dict:
     -------
     signature : dict
         ``{"kind": "recommender", "user_datatype", "item_datatype", "n_users", "n_items",
-        "methods"}``, ``{"kind": "word_vectors", "n_words", "vector_size", "methods"}`` (served by
+        "methods"}`` (plus ``"user_features"`` / ``"item_features"``, lists of
+        ``{"name", "kind"}``, for a hybrid model with feature encoders), ``{"kind": "word_vectors", "n_words", "vector_size", "methods"}`` (served by
         ``/v1/similar`` and ``/v1/vector``) or ``{"kind": "tabular", "n_features", "datatype",
         "methods", "classes"}``,
         plus ``"input_shape"`` (per sample, e.g. ``[28, 28]``) and ``"input_shapes"`` (every
         per-sample shape accepted) for estimators that take n-d input such as images.
     """
     if is_recommender(estimator):
-        return {
+        sig = {
             "kind": "recommender",
             "user_datatype": v2_datatype(np.asarray(estimator.user_index_.ids)),
             "item_datatype": v2_datatype(np.asarray(estimator.item_index_.ids)),
@@ -95,6 +119,15 @@ def infer_signature(estimator: Any) -> dict:
             "n_items": int(estimator.n_items_),
             "methods": [m for m in ("recommend", "similar_items", "predict") if callable(getattr(estimator, m, None))],
         }
+        # A hybrid model records the columns (and kinds) its feature encoders take: what a
+        # new user's payload to POST /v1/recommend may hold.
+        for kind in ("user", "item"):
+            enc = feature_encoder(estimator, kind)
+            if enc is not None:
+                sig[f"{kind}_features"] = enc.feature_schema()["columns"]
+        if "user_features" in sig:
+            sig["methods"].append("recommend_new_user")
+        return sig
     wv = word_vectors(estimator)
     if wv is not None:
         return {"kind": "word_vectors", "datatype": "BYTES", "n_words": len(wv), "vector_size": int(wv.vector_size),

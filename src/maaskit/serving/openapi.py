@@ -63,6 +63,26 @@ def openapi_document() -> dict:
                     "model": {"type": "string"}, "version": {"type": "integer"}, "user_id": {},
                     "fallback": {"type": "boolean"}, "note": {"type": "string"},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
+                "FeatureValue": {"description": "a string, number, bool, null (missing) or a list of labels",
+                                 "type": ["string", "number", "boolean", "null", "array"],
+                                 "items": {"type": ["string", "number", "boolean", "null"]}},
+                "UserFeatures": {"type": "object", "description": "column -> value, for the columns of the "
+                                 "model's signature (user_features); a column left out is missing",
+                                 "additionalProperties": {"$ref": "#/components/schemas/FeatureValue"}},
+                "NewUserRequest": {"type": "object", "required": ["user_features"], "properties": {
+                    "user_features": {"oneOf": [
+                        {"$ref": "#/components/schemas/UserFeatures"},
+                        {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/UserFeatures"}}]},
+                    "n": {"type": "integer", "minimum": 1, "default": 10}}},
+                "NewUserRow": {"type": "object", "properties": {
+                    "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "note": {"type": "string", "description": "feature values not seen in training, ignored"}}},
+                "NewUserRecommendations": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"},
+                    "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "note": {"type": "string"},
+                    "results": {"type": "array", "description": "one row per object when user_features is a list",
+                                "items": {"$ref": "#/components/schemas/NewUserRow"}}}},
                 "Similar": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
@@ -117,6 +137,19 @@ def openapi_document() -> dict:
                                _param("strict", "query", {"type": "boolean", "default": False},
                                       description="404 for an unknown user instead of the fallback")],
                 "responses": {"200": _json("Recommendations"), **errors}}},
+            "/v1/recommend": {"post": {
+                "summary": "Top-n items for new users described by features (hybrid models)",
+                "description": "For a model fitted with user features (e.g. HybridMF): each object of "
+                               "user_features (column -> value, the columns of the signature's user_features) "
+                               "is a user with no history, ranked through the model's recommend_new_user. "
+                               "Unknown columns are a 400; a model without user features is a 400; values "
+                               "not seen in training are ignored and named in the row's note. Limits: "
+                               "max_users objects, max_output_cells objects x n, max_history characters "
+                               "per string.",
+                "parameters": [model_q, version_q],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/NewUserRequest"}}}},
+                "responses": {"200": _json("NewUserRecommendations"), **errors}}},
             "/v1/similar/{item_id}": {"get": {
                 "summary": "Most similar items (or words, for a model holding word vectors)",
                 "parameters": [_param("item_id", "path", {"type": "string"}), model_q, version_q, n_q],

@@ -21,6 +21,7 @@ from ..exceptions import ArtifactError
 from ..registry import ModelNotFoundError, validate_alias, validate_name
 from ..utils._json import json_default
 from .errors import APIError, error_body
+from .features import recommend_new_users
 from .limits import check_json_depth
 from .models import LoadedModel, _json_scores
 from .ui import UI_FILES, load_ui_files, security_headers
@@ -296,6 +297,18 @@ def build_routes(state: Any) -> list[Route]:
             body["note"] = notes[0]
         return JSONResponse(body)
 
+    async def recommend_features(request: Request) -> Response:
+        # A new user described by features (hybrid models): see maaskit.serving.features.
+        where = "POST /v1/recommend"
+        model = await recommender_model(request, where)
+        raw = await read_body(request, limits.max_body_bytes, pool.timeout)
+
+        def work() -> Response:
+            doc = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
+            return JSONResponse(recommend_new_users(model, doc, where))
+
+        return await pool.run(work)
+
     async def similar(request: Request) -> Response:
         q = request.query_params
         where = "GET /v1/similar"
@@ -469,6 +482,7 @@ def build_routes(state: Any) -> list[Route]:
     table = [
         # Hot routes first: Starlette tries routes in order.
         ("/v1/recommend/{user_id}", recommend, ["GET"]),
+        ("/v1/recommend", recommend_features, ["POST"]),
         ("/v2/models/{name}/infer", infer, ["POST"]),
         ("/v2/health/live", live, ["GET"]),
         ("/v2/health/ready", ready, ["GET"]),
