@@ -415,6 +415,8 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
         """Derived state: feature names, offsets and lookups (after fit or load)."""
         names: list[str] = []
         self._lookups: dict[str, pd.Index] = {}
+        # whether a column has bool categories (they need the slower exact-type match)
+        self._bool_cats = {c: any(isinstance(v, bool) for v in self.vocabularies_[c]) for c in self.kinds_}
         for col, kind in self.kinds_.items():
             vocab = self.vocabularies_[col]
             if kind in ("categorical", "multi"):
@@ -539,7 +541,7 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
             if kind == "categorical":
                 vals = self._scalar_values(X[col], col, where)
                 present = [i for i, v in enumerate(vals) if v is not None]
-                codes = _codes(self._lookups[col], [vals[i] for i in present])
+                codes = _codes(self._lookups[col], [vals[i] for i in present], self._bool_cats[col])
                 for i, c in zip(present, codes):
                     if c < 0:
                         unseen[i].setdefault(col, []).append(vals[i])
@@ -548,7 +550,7 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
             elif kind == "multi":
                 lists = self._label_lists(X[col], col, where)
                 flat = [x for labels in lists for x in labels]
-                codes = _codes(self._lookups[col], flat) if flat else np.empty(0, np.int64)
+                codes = _codes(self._lookups[col], flat, self._bool_cats[col]) if flat else np.empty(0, np.int64)
                 kept, pos = [], 0
                 for i, labels in enumerate(lists):
                     keep = []
@@ -613,7 +615,7 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
         width = len(self.vocabularies_[col])
         if not values:
             return sp.csr_matrix((n, width), dtype=np.float32)
-        codes = _codes(self._lookups[col], values)
+        codes = _codes(self._lookups[col], values, self._bool_cats[col])
         bad = codes < 0
         if bad.any():
             unseen[col] = [values[i] for i in np.flatnonzero(bad)]
@@ -800,11 +802,11 @@ def _ordered(values: Any) -> list:
         return sorted(distinct, key=lambda v: (type(v).__name__, str(v)))
 
 
-def _codes(index: pd.Index, values: list) -> np.ndarray:
+def _codes(index: pd.Index, values: list, bool_cats: bool) -> np.ndarray:
     codes = index.get_indexer(pd.Index(values, dtype=object)).astype(np.int64, copy=False)
     # pandas equates True with 1; a bool value matches only a bool category
     is_bool = np.fromiter((isinstance(v, bool) for v in values), bool, len(values))
-    if is_bool.any() or any(isinstance(v, bool) for v in index):
+    if is_bool.any() or bool_cats:
         cats = index.to_numpy()
         ok = np.array([c < 0 or isinstance(cats[c], bool) == b for c, b in zip(codes, is_bool)])
         codes = np.where(ok, codes, -1)
