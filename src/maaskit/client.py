@@ -196,7 +196,7 @@ class Client:
         return self._request("GET", f"/v1/recommend/{_quote(user_id)}", params=params)
 
     def recommend_new_user(self, user_features: Any, *, model: str | None = None, n: int = 10,
-                           version: Any = None) -> dict:
+                           items: Any = None, version: Any = None) -> dict:
         """Top-``n`` items for new users described by features (hybrid models).
 
         Parameters
@@ -209,6 +209,8 @@ class Client:
             Model name (the server's default model when omitted).
         n : int, default=10
             How many items per user.
+        items : list of ids, default=None
+            Rank only these items (e.g. the titles added today); ``None``: every item.
         version : int or str, default=None
             Version or alias (``None``: production alias, else latest).
 
@@ -220,8 +222,10 @@ class Client:
             ``{"model", "version", "results": [...]}`` with one such row per user for a list.
         """
         params = _model_params({}, model, version)
-        return self._request("POST", "/v1/recommend", params=params,
-                             json={"user_features": user_features, "n": n})
+        body: dict = {"user_features": user_features, "n": n}
+        if items is not None:
+            body["items"] = items.tolist() if isinstance(items, np.ndarray) else list(items)
+        return self._request("POST", "/v1/recommend", params=params, json=body)
 
     def similar(self, item_id: Any, *, model: str | None = None, n: int = 10, version: Any = None) -> dict:
         """The ``n`` items most similar to one item.

@@ -81,6 +81,20 @@ def test_a_list_of_users_with_missing_and_unseen_values(served, hybrid):
     assert [row["items"] for row in rows] == ids.tolist()
 
 
+def test_candidate_items(served, hybrid):
+    reg, headers = served
+    form = {"gender": "M"}
+    r = _post(create_app(reg), headers, {"user_features": form, "n": 10, "items": [24, 3, 7]})
+    assert r.status_code == 200, r.text
+    full = pd.DataFrame([{"age_band": None, "gender": "M", "likes": None}])  # left out: missing
+    ids, _ = hybrid.recommend_new_user(full, n=3, items=[24, 3, 7], output="numpy")
+    assert r.json()["items"] == ids[0].tolist() and sorted(ids[0].tolist()) == [3, 7, 24]
+    r = _post(create_app(reg), headers, {"user_features": form, "items": [3, 999]})
+    assert r.status_code == 404 and r.json()["error"]["type"] == "unknown_item"
+    r = _post(create_app(reg), headers, {"user_features": form, "items": ["3"]})
+    assert r.status_code == 404  # JSON ids keep their type: "3" is not item 3
+
+
 @pytest.mark.parametrize("body, status, kind, match", [
     ({"user_features": {"age_band": "18-24", "shoe_size": 42}}, 400, "invalid_features",
      r"unknown column\(s\) \['shoe_size'\]"),
@@ -91,6 +105,8 @@ def test_a_list_of_users_with_missing_and_unseen_values(served, hybrid):
     ({"features": {}}, 400, "invalid_request", "'user_features'"),
     ({"user_features": {}, "history": [1]}, 400, "invalid_request", r"unknown field\(s\) \['history'\]"),
     ({"user_features": {}, "n": 0}, 400, "invalid_argument", "n must be an int >= 1"),
+    ({"user_features": {}, "items": [1, 1]}, 400, "invalid_request", "duplicate"),
+    ({"user_features": {}, "items": 1}, 400, "invalid_request", "non-empty list"),
     ({"user_features": {}, "n": 5000}, 422, "limit_exceeded", "max_n"),
 ])
 def test_clear_4xx(served, body, status, kind, match):
@@ -149,6 +165,8 @@ def test_client_recommend_new_user(served, hybrid):
     assert req.method == "POST" and req.url.path == "/v1/recommend"
     assert req.url.params["model"] == "hyb" and req.url.params["version"] == "2"
     assert json.loads(req.content) == {"user_features": {"gender": "F"}, "n": 1}
+    c.recommend_new_user([{"gender": "F"}], n=2, items=np.array([4, 5]))
+    assert json.loads(seen[-1].content) == {"user_features": [{"gender": "F"}], "n": 2, "items": [4, 5]}
     # and against the app itself, errors included (the sync client reaches the async app
     # through a thread portal, as in tests/test_client.py)
     import anyio.from_thread

@@ -12,6 +12,8 @@ Payload rules:
 - A value is a string (at most ``max_history`` characters), a number, a bool, ``null``
   (missing), or a list of those (a multi-label column). A column the form leaves out is
   missing (no feature), as ``null`` is; a column the model does not know is a 400.
+- ``items`` (optional) restricts the candidates to these item ids, e.g. the titles that
+  arrived today; an unknown id is a 404 ``unknown_item``.
 - Categories or labels not seen in training are left out and named in the row's
   ``note`` (the encoder's ``handle_unknown="error"`` makes them a 400 instead).
 """
@@ -29,7 +31,7 @@ from .models import _json_scores
 
 __all__ = ["recommend_new_users"]
 
-_KEYS = ("user_features", "n")
+_KEYS = ("user_features", "n", "items")
 
 
 def _check_value(v: Any, col: str, where: str, limits: Any) -> None:
@@ -57,7 +59,9 @@ def recommend_new_users(model: Any, doc: Any, where: str) -> dict:
     model : LoadedModel
         The served model (its estimator, name, version and limits).
     doc : object
-        The parsed JSON body: ``{"user_features": {...} | [{...}, ...], "n": 10}``.
+        The parsed JSON body: ``{"user_features": {...} | [{...}, ...], "n": 10}``, and
+        optionally ``"items"``: the candidate item ids (e.g. only the titles that arrived
+        today); an unknown one is a 404.
     where : str
         For messages.
 
@@ -91,7 +95,16 @@ def recommend_new_users(model: Any, doc: Any, where: str) -> dict:
         raise _bad("invalid_features", f"{where}: user_features must be an object (column -> value) or a "
                                        "non-empty list of objects.")
     limits.check("max_users", len(rows), where, "the new users (user_features objects)")
-    n = model.check_n(doc.get("n", 10), where)
+    items = doc.get("items")
+    if items is not None:
+        if not isinstance(items, list) or not items:
+            raise _bad("invalid_request", f"{where}: items must be a non-empty list of item ids; got "
+                                          f"{type(items).__name__}.")
+        keys, _, _ = model.resolve_ids(items, "item", where, strict=True)
+        if len(set(keys)) != len(keys):
+            raise _bad("invalid_request", f"{where}: items must not contain duplicate ids.")
+        items = np.array(keys, dtype=model._item_dtype)
+    n = model.check_n(doc.get("n", 10), where, available=None if items is None else len(items))
     limits.check("max_output_cells", len(rows) * n, where, "new users x n")
     known = [str(c) for c in enc.feature_names_in_]
     columns = list(known)
@@ -106,7 +119,7 @@ def recommend_new_users(model: Any, doc: Any, where: str) -> dict:
         unseen = [{} for _ in rows]
         if enc.handle_unknown != "error":
             frame, unseen = enc.drop_unseen(frame)
-        ids, scores = recommend(frame, n=n, output="numpy")
+        ids, scores = recommend(frame, n=n, items=items, output="numpy")
     except ValueError as exc:  # FeatureError and the model's own input errors
         raise APIError(400, "invalid_features", f"{where}: {exc}", {"columns": known}) from None
     out = []

@@ -73,7 +73,9 @@ def openapi_document() -> dict:
                     "user_features": {"oneOf": [
                         {"$ref": "#/components/schemas/UserFeatures"},
                         {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/UserFeatures"}}]},
-                    "n": {"type": "integer", "minimum": 1, "default": 10}}},
+                    "n": {"type": "integer", "minimum": 1, "default": 10},
+                    "items": {"type": "array", "minItems": 1, "description": "candidate item ids (default: "
+                              "every item); an unknown id is a 404"}}},
                 "NewUserRow": {"type": "object", "properties": {
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}},
                     "note": {"type": "string", "description": "feature values not seen in training, ignored"}}},
