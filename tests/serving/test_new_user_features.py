@@ -195,3 +195,10 @@ def test_client_recommend_new_user(served, hybrid):
         with pytest.raises(ServiceError) as info:
             c.recommend_new_user({"planet": "Mars"}, model="hyb")
         assert info.value.status_code == 400 and info.value.type == "invalid_features"
+
+
+def test_known_users_of_a_hybrid_model_still_use_get(served, hybrid):
+    reg, headers = served
+    r = _call(create_app(reg), "GET", "/v1/recommend/5?model=hyb&n=4", headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == hybrid.recommend(5, n=4)[0].tolist()
