@@ -124,7 +124,8 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
     max_features : int or None, default=10000
         Largest vocabulary of one text column (the words found in most rows are kept);
         ``None`` keeps every word. This bounds the output width when a text column holds
-        a million distinct tokens.
+        a million distinct tokens. Categorical and multi-label columns are not capped: each
+        value seen at fit is a feature (a column of ids is an identity feature).
     delimiter : str, default="|"
         Separator of labels in string cells of a column declared ``"multi"``.
 
