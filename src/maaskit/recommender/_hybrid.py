@@ -14,6 +14,7 @@ interactions (``fit``, ``partial_fit``).
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import scipy.sparse as sp
 
 from .._backend import get_kernel
 from .._config import effective_n_threads
-from .._schema import CSR, Arr, Attr, Rule
+from .._schema import CSR, Arr, Attr, Rule, check_state
 from ..exceptions import ModelFitError
 from ..persistence import register
 from ..utils._ids import IdIndex, _as_1d, id_type_hint
@@ -51,6 +52,32 @@ def _feature_schema(kind: str) -> tuple[dict, dict, tuple]:
              lambda d, a, arr, p: a[f"n_{kind}_features_in_"] <= d[feats]),
     )
     return arrays, attrs, rules
+
+
+@dataclass(frozen=True)
+class _EncoderState:
+    """A saved ``<kind>_encoder_``: its params, attrs and arrays pass FeatureEncoder's own
+    closed schema, and its output width equals ``n_<kind>_features_in_``."""
+
+    kind: str
+
+    def check(self, ctx: Any) -> None:
+        name = f"{self.kind}_encoder_"
+        prefix = f"{name}_"
+        arrays = {k[len(prefix):]: v for k, v in ctx.arrays.items() if k.startswith(prefix)}
+        state = ctx.attrs.get(name)
+        if state is None:
+            if arrays:
+                ctx.fail(f"array {next(iter(arrays))!r}", f"must be absent without attribute {name!r}")
+            return
+        if set(state) != {"params", "attrs", "arrays"} or not isinstance(state["params"], dict) \
+                or not isinstance(state["attrs"], dict) or state["arrays"] != sorted(arrays):
+            ctx.fail(f"attribute {name!r}", "must hold params, attrs and the names of its arrays")
+        from ._features import FeatureEncoder
+
+        check_state(FeatureEncoder, state["params"], state["attrs"], arrays)
+        if state["attrs"].get("n_features_out_") != ctx.attrs.get(f"n_{self.kind}_features_in_"):
+            ctx.fail(f"attribute {name!r}", f"its n_features_out_ must equal n_{self.kind}_features_in_")
 
 
 _U_ARR, _U_ATTR, _U_RULES = _feature_schema("user")
@@ -171,7 +198,7 @@ class HybridMF(BaseRecommender):
         attrs={**_U_ATTR, **_I_ATTR,
                "global_mean_": Attr(float),
                "train_accuracy_": Attr(float, min=0, max=1, optional=True)},
-        rules=_U_RULES + _I_RULES,
+        rules=_U_RULES + _I_RULES + (_EncoderState("user"), _EncoderState("item")),
         # the encoders' own arrays (categories, vocabularies, bin edges), checked by them
         patterns={"user_encoder__*": Arr("label"), "item_encoder__*": Arr("label")},
         param_dims={"n_factors": "n_factors"},
@@ -693,6 +720,7 @@ class HybridMF(BaseRecommender):
         for name, state in encoders.items():
             from ._features import FeatureEncoder
 
+            # params and state were checked by _EncoderState (FeatureEncoder's schema)
             enc = FeatureEncoder(**state["params"])
             enc._set_state(state["attrs"], {a: enc_arrays[f"{name}_{a}"] for a in state["arrays"]})
             setattr(self, name, enc)
