@@ -164,3 +164,21 @@ def test_dataframe_features_go_through_the_encoder_and_are_saved(world):
         back.add_items((np.ones((1, 4)), ["z"]))
     with pytest.raises(Exception, match="nope"):
         back.add_items(pd.DataFrame({"nope": [1]}, index=["z"]))
+
+
+def test_recommender_chooses_the_hybrid_model_when_features_are_given(world):
+    from maaskit.recommender import Recommender
+
+    plays, items, users, _, _ = world
+    rec = Recommender(max_iter=2, random_state=0).fit(plays, item_features=items)
+    assert rec.algorithm_ == "hybrid" and rec.estimator_.loss == "warp"
+    rec.add_items((np.ones((1, 3)), ["fresh"]))
+    assert "fresh" in set(rec.item_index_.ids)
+    back = loads(dumps(rec))
+    np.testing.assert_array_equal(back.recommend(["u0"], n=3)[0], rec.recommend(["u0"], n=3)[0])
+    rated = plays.assign(rating=3.0)
+    assert Recommender(max_iter=2).fit(rated, user_features=users).estimator_.loss == "squared"
+    with pytest.raises(ValueError, match="need algorithm='hybrid' or 'auto'"):
+        Recommender("als").fit(plays, item_features=items)
+    with pytest.raises(AttributeError, match="needs the hybrid model"):
+        Recommender("bpr", max_iter=1).fit(plays).recommend_new_user((np.ones((1, 2)), ["x"]))
