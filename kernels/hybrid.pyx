@@ -20,6 +20,32 @@ from libc.stdlib cimport malloc, free
 
 import numpy as np
 
+cdef extern from *:
+    """
+    #include <math.h>
+    /* float32 Adagrad step over one embedding row, the hot loop: compiled twice (AVX2+FMA
+       and baseline) and without errno from sqrtf, which otherwise blocks vectorisation. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define MK_HYB_ATTR __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("no-math-errno")))
+    #else
+    #define MK_HYB_ATTR
+    #endif
+    MK_HYB_ATTR static void mk_hyb_adagrad_f(float* e, float* ge, const float* vec, int k,
+                                             float w, float coef, float alpha, float lr) {
+        for (int f = 0; f < k; f++) {
+            float g = w * (coef * vec[f]) + alpha * e[f];
+            ge[f] += g * g;
+            e[f] -= lr * g / sqrtf(ge[f]);
+        }
+    }
+    MK_HYB_ATTR static void mk_hyb_axpy_f(float* out, const float* e, int k, float w) {
+        for (int f = 0; f < k; f++) out[f] += w * e[f];
+    }
+    """
+    void mk_hyb_adagrad_f(float* e, float* ge, const float* vec, int k, float w, float coef,
+                          float alpha, float lr) noexcept nogil
+    void mk_hyb_axpy_f(float* out, const float* e, int k, float w) noexcept nogil
+
 cdef enum:
     LOSS_WARP = 0
     LOSS_BPR = 1
@@ -73,8 +99,11 @@ cdef inline floating _represent(const long long* indptr, const int* indices, con
     for a in range(indptr[row], indptr[row + 1]):
         w = data[a]
         e = E + <long long> indices[a] * k
-        for f in range(k):
-            out[f] += w * e[f]
+        if floating is float:
+            mk_hyb_axpy_f(out, e, k, w)
+        else:
+            for f in range(k):
+                out[f] += w * e[f]
         bias += w * B[indices[a]]
     return bias
 
@@ -93,10 +122,13 @@ cdef inline void _adagrad_row(const long long* indptr, const int* indices, const
         w = data[a]
         e = E + feat * k
         ge = GE + feat * k
-        for f in range(k):
-            g = w * (coef * vec[f]) + alpha * e[f]
-            ge[f] += g * g
-            e[f] -= lr * g / <floating> sqrt(ge[f])
+        if floating is float:
+            mk_hyb_adagrad_f(e, ge, vec, k, w, coef, alpha, lr)
+        else:
+            for f in range(k):
+                g = w * (coef * vec[f]) + alpha * e[f]
+                ge[f] += g * g
+                e[f] -= lr * g / sqrt(ge[f])
         if update_bias:
             g = w * g_bias + alpha * B[feat]
             GB[feat] += g * g

@@ -42,7 +42,7 @@ def _fit(name: str):
     from maaskit.linear_model import LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
     from maaskit.neural_network import (
         CNNClassifier, CRNNClassifier, GAN, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor, TransformerClassifier)
-    from maaskit.recommender import ALS, BPR, FeatureEncoder, MatrixFactorization, Popularity, Recommender, SVDpp
+    from maaskit.recommender import ALS, BPR, FeatureEncoder, HybridMF, MatrixFactorization, Popularity, Recommender, SVDpp
     from maaskit.svm import SVMClassifier
     from maaskit.text import DocumentVectorizer, SentimentClassifier, Word2Vec
 
@@ -54,6 +54,10 @@ def _fit(name: str):
         "SVDpp": lambda: SVDpp(n_factors=3, **small).fit(PLAYS),
         "Popularity": lambda: Popularity().fit(PLAYS),
         "Recommender": lambda: Recommender("als", n_factors=3, **small).fit(PLAYS),
+        # items i10, i11 are cold (features only); users get features as a (matrix, ids) tuple
+        "HybridMF": lambda: HybridMF(n_factors=3, **small).fit(
+            PLAYS, item_features=FEATURES.drop(columns="title").set_axis([f"i{i}" for i in range(4, 12)]),
+            user_features=(np.eye(3), ["u0", "u1", "new"])),
         "LinearRegression": lambda: LinearRegression().fit(X, YR),
         "LogisticRegression": lambda: LogisticRegression(max_iter=20).fit(X, Y3),
         "SGDClassifier": lambda: SGDClassifier(max_iter=3, random_state=0).fit(X, YC),
@@ -88,7 +92,7 @@ def _fit(name: str):
     }[name]()
 
 
-CASES = ("ALS", "BPR", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "LinearRegression",
+CASES = ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "LinearRegression",
          "LogisticRegression", "SGDClassifier", "SGDRegressor", "SVMClassifier", "RandomForestClassifier",
          "RandomForestRegressor", "MLPClassifier", "MLPRegressor", "CNNClassifier", "CRNNClassifier",
          "RNNClassifier", "RNNRegressor", "TransformerClassifier", "GAN", "Word2Vec", "DocumentVectorizer",
@@ -104,7 +108,7 @@ def fit(name: str):
 
 def use(name: str, est) -> None:
     """Call everything the model offers on small valid inputs."""
-    if name in ("ALS", "BPR", "MatrixFactorization", "SVDpp", "Popularity", "Recommender"):
+    if name in ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender"):
         users = ["u0", "u3", "u11", "nobody"]
         est.recommend(users, n=5, output="numpy")
         est.recommend(users, n=5, exclude_seen=False, output="numpy")
@@ -114,6 +118,11 @@ def use(name: str, est) -> None:
             except NotImplementedError:
                 pass
         est.predict(PLAYS[["user", "item"]].head(6))
+        if name == "HybridMF":
+            est.recommend_new_user((np.eye(3)[:2], ["p", "q"]), n=3, output="numpy")
+            est.similar_items(["i11"], n=3, output="numpy")
+            est.add_items(FEATURES.drop(columns="title").head(2).set_axis(["n1", "n2"]))
+            est.recommend(["u0", "new"], n=4, output="numpy")
     elif name in ("CNNClassifier",):
         est.predict(IMG[:4])
         est.predict_proba(IMG[:4])

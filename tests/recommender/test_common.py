@@ -56,7 +56,11 @@ def test_learns_block_structure(cls, block_interactions):
         dislikes = [(f"u{u}", f"i{i + (0 if u >= 20 else 10)}", 1.0)
                     for u in range(40) for i in rng.choice(10, 3, replace=False)]
         data = pd.concat([data, pd.DataFrame(dislikes, columns=data.columns)], ignore_index=True)
-    est = make(cls).fit(data)
+    # WARP pushes down every unseen item it samples, here 3 of each user's 13 are the answers:
+    # on this 20-item catalogue it reaches 0.81-0.86 (LightFM's WARP 0.83-0.88, measured);
+    # HybridMF's BPR loss learns the blocks.
+    extra = {"loss": "bpr"} if cls is rec.HybridMF else {}
+    est = make(cls, **extra).fit(data)
     top, _ = est.recommend([f"u{u}" for u in range(40)], n=3)
     group = np.array([int(i[1:]) // 10 for i in top.ravel()]).reshape(top.shape)
     expected = (np.arange(40) >= 20).astype(int)[:, None]

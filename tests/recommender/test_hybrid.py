@@ -142,3 +142,43 @@ def test_add_items_checks_its_input(world):
     plays = pd.DataFrame({"user": [0, 1], "item": [1, 2]})
     with pytest.raises(ValueError, match="none of the 2 item_features ids is an? item"):
         HybridMF(max_iter=1).fit(plays, item_features=(np.ones((2, 1)), ["1", "2"]))
+
+
+def test_dataframe_features_go_through_the_encoder_and_are_saved(world):
+    plays, _, _, genre, taste = world
+    items = pd.DataFrame({"genre": np.where(genre == 0, "drama", "comedy"),
+                          "tags": [["x"] if i % 3 else ["x", "y"] for i in range(N_ITEMS)]},
+                         index=[f"i{i}" for i in range(N_ITEMS)])
+    users = pd.DataFrame({"taste": np.where(np.arange(N_USERS) % 2 == 0, "a", "b")},
+                         index=[f"u{u}" for u in range(N_USERS)])
+    m = HybridMF(n_factors=8, max_iter=20, random_state=0, n_jobs=1).fit(
+        plays, item_features=items, user_features=users)
+    assert list(m.item_encoder_.get_feature_names_out()) == ["genre=comedy", "genre=drama", "tags=x", "tags=y"]
+    m.add_items(pd.DataFrame({"genre": ["drama"], "tags": [["y"]]}, index=["new"]))
+    back = loads(dumps(m))
+    got = back.recommend_new_user(pd.DataFrame({"taste": ["a", "b"]}, index=["p", "q"]), n=3,
+                                  items=[f"i{i}" for i in range(24, 30)] + ["new"])
+    assert isinstance(got, pd.DataFrame)
+    assert all(int(i[1:]) % 2 == (u == "q") for u, i in zip(got.user, got.item) if i.startswith("i"))
+    with pytest.raises(TypeError, match="must be a DataFrame"):
+        back.add_items((np.ones((1, 4)), ["z"]))
+    with pytest.raises(Exception, match="nope"):
+        back.add_items(pd.DataFrame({"nope": [1]}, index=["z"]))
+
+
+def test_recommender_chooses_the_hybrid_model_when_features_are_given(world):
+    from maaskit.recommender import Recommender
+
+    plays, items, users, _, _ = world
+    rec = Recommender(max_iter=2, random_state=0).fit(plays, item_features=items)
+    assert rec.algorithm_ == "hybrid" and rec.estimator_.loss == "warp"
+    rec.add_items((np.ones((1, 3)), ["fresh"]))
+    assert "fresh" in set(rec.item_index_.ids)
+    back = loads(dumps(rec))
+    np.testing.assert_array_equal(back.recommend(["u0"], n=3)[0], rec.recommend(["u0"], n=3)[0])
+    rated = plays.assign(rating=3.0)
+    assert Recommender(max_iter=2).fit(rated, user_features=users).estimator_.loss == "squared"
+    with pytest.raises(ValueError, match="need algorithm='hybrid' or 'auto'"):
+        Recommender("als").fit(plays, item_features=items)
+    with pytest.raises(AttributeError, match="needs the hybrid model"):
+        Recommender("bpr", max_iter=1).fit(plays).recommend_new_user((np.ones((1, 2)), ["x"]))

@@ -27,9 +27,10 @@ _IMPLICIT_DEFAULT = "als"
 
 
 def _algorithms() -> dict[str, type]:
-    from . import _als, _bpr, _mf, _popularity, _svdpp
+    from . import _als, _bpr, _hybrid, _mf, _popularity, _svdpp
 
     return {
+        "hybrid": _hybrid.HybridMF,
         "mf": _mf.MatrixFactorization,
         "svdpp": _svdpp.SVDpp,
         "als": _als.ALS,
@@ -50,8 +51,9 @@ class Recommender(PersistableMixin, LightEstimator):
 
     Parameters
     ----------
-    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity"}, default="auto"
-        Which model to train.
+    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid"}, default="auto"
+        Which model to train; ``"auto"`` takes ``"hybrid"`` (:class:`HybridMF`) when ``fit``
+        gets item or user features.
     n_factors : int, default=None
         Latent dimensions; ``None`` keeps the algorithm's default.
     max_iter : int, default=None
@@ -108,7 +110,7 @@ class Recommender(PersistableMixin, LightEstimator):
     """
 
     _parameter_constraints = {
-        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity"}))],
+        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid"}))],
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -118,7 +120,7 @@ class Recommender(PersistableMixin, LightEstimator):
     }
     # The wrapped model's state is checked by its own class's schema.
     _state_schema = StateSchema(
-        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity")),
+        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity", "hybrid")),
                "inner_params": Attr(dict), "inner": Attr(dict)},
         patterns={"inner__*": Arr("label")},
         rules=(Nested(lambda attrs: _algorithms().get(attrs.get("algorithm_")), "inner_params", "inner",
@@ -253,8 +255,13 @@ class Recommender(PersistableMixin, LightEstimator):
             )
         return est.set_params(**kw)
 
-    def fit(self, X: Any, y: Any = None) -> "Recommender":
+    def fit(self, X: Any, y: Any = None, *, item_features: Any = None,
+            user_features: Any = None) -> "Recommender":
         """Choose the algorithm and fit it (see :meth:`BaseRecommender.fit`).
+
+        With ``item_features`` or ``user_features``, ``algorithm="auto"`` chooses
+        :class:`HybridMF` (squared loss for ratings, WARP otherwise), the model that serves
+        cold items and users from their features.
 
         Parameters
         ----------
@@ -262,6 +269,10 @@ class Recommender(PersistableMixin, LightEstimator):
             Interactions.
         y : array-like of shape (n_interactions,), default=None
             Ratings, if not part of ``X``.
+        item_features : DataFrame or tuple (matrix, ids), default=None
+            Item features (see :meth:`HybridMF.fit`).
+        user_features : DataFrame or tuple (matrix, ids), default=None
+            User features.
 
         Returns
         -------
@@ -269,6 +280,23 @@ class Recommender(PersistableMixin, LightEstimator):
         """
         validate_parameters(self)
         X = self._frame(X, "fit")
+        features = {k: v for k, v in (("item_features", item_features), ("user_features", user_features))
+                    if v is not None}
+        if features:
+            if self.algorithm not in ("auto", "hybrid"):
+                raise ValueError(
+                    f"Recommender ({self.algorithm}).fit: item_features and user_features need "
+                    f"algorithm='hybrid' or 'auto'; {self.algorithm!r} uses interactions only."
+                )
+            est = self._make("hybrid")
+            if self.algorithm == "auto" and "loss" not in (self.params or {}) and \
+                    self._choose(X, y) == _EXPLICIT_DEFAULT:
+                est.set_params(loss="squared")
+            self.estimator_ = est.fit(X, y, **features)
+            self.algorithm_ = "hybrid"
+            self.best_params_ = {"algorithm": "hybrid", "loss": est.loss}
+            self.cv_results_ = None
+            return self
         name = self._choose(X, y)
         budget = self._tune_budget(X, y, name)
         if budget:
@@ -339,22 +367,77 @@ class Recommender(PersistableMixin, LightEstimator):
             )
         return est
 
-    def partial_fit(self, X: Any, y: Any = None) -> "Recommender":
+    def partial_fit(self, X: Any, y: Any = None, **features: Any) -> "Recommender":
         """Fold new interactions into the fitted model (fit when not fitted).
 
         Parameters
         ----------
         X : DataFrame, array-like or sparse matrix
         y : array-like, default=None
+        **features
+            ``item_features``, ``user_features`` of new ids (hybrid model only).
 
         Returns
         -------
         self : object
         """
         if "estimator_" not in self.__dict__:
-            return self.fit(X, y)
-        self.estimator_.partial_fit(self._frame(X, "partial_fit"), y)
+            return self.fit(X, y, **features)
+        self.estimator_.partial_fit(self._frame(X, "partial_fit"), y, **features)
         return self
+
+    def _hybrid(self, method: str) -> Any:
+        est = self._fitted(method)
+        if not hasattr(est, method):
+            raise AttributeError(
+                f"Recommender.{method}: needs the hybrid model, fitted with item_features or "
+                f"user_features; this Recommender uses {self.algorithm_!r}."
+            )
+        return est
+
+    def add_items(self, item_features: Any) -> "Recommender":
+        """Add new items from their features (see :meth:`HybridMF.add_items`).
+
+        Parameters
+        ----------
+        item_features : DataFrame or tuple (matrix, ids)
+
+        Returns
+        -------
+        self : object
+        """
+        self._hybrid("add_items").add_items(item_features)
+        return self
+
+    def add_users(self, user_features: Any) -> "Recommender":
+        """Add new users from their features (see :meth:`HybridMF.add_users`).
+
+        Parameters
+        ----------
+        user_features : DataFrame or tuple (matrix, ids)
+
+        Returns
+        -------
+        self : object
+        """
+        self._hybrid("add_users").add_users(user_features)
+        return self
+
+    def recommend_new_user(self, user_features: Any, n: int = 10, **kwargs: Any) -> Any:
+        """Top-``n`` items for users with no history (see :meth:`HybridMF.recommend_new_user`).
+
+        Parameters
+        ----------
+        user_features : DataFrame or tuple (matrix, ids)
+        n : int, default=10
+        **kwargs
+            ``items``, ``output``.
+
+        Returns
+        -------
+        ids, scores : ndarray, or DataFrame
+        """
+        return self._hybrid("recommend_new_user").recommend_new_user(user_features, n, **kwargs)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted rating or score of user/item pairs (see :meth:`BaseRecommender.predict`).
