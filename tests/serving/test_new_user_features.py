@@ -202,3 +202,22 @@ def test_known_users_of_a_hybrid_model_still_use_get(served, hybrid):
     r = _call(create_app(reg), "GET", "/v1/recommend/5?model=hyb&n=4", headers)
     assert r.status_code == 200, r.text
     assert r.json()["items"] == hybrid.recommend(5, n=4)[0].tolist()
+
+
+def test_a_recommender_that_chose_hybridmf_is_served_too(tmp_path):
+    from maaskit import Recommender
+
+    rng = np.random.RandomState(1)
+    plays = pd.DataFrame([(u, int(i)) for u in range(30) for i in rng.choice(25, 6, replace=False)],
+                         columns=["user", "item"])
+    rec = Recommender(n_factors=4, max_iter=2, random_state=0).fit(plays, user_features=USERS)
+    assert rec.algorithm_ == "hybrid"
+    reg = Registry(tmp_path)
+    reg.publish("auto", rec)
+    assert reg.get_version("auto").signature["user_features"][1] == {"name": "gender", "kind": "categorical"}
+    _, key = reg.create_key(["read:*"])
+    r = _post(create_app(reg), {"Authorization": f"Bearer {key}"}, {"user_features": {"gender": "F"}, "n": 3},
+              model="auto")
+    assert r.status_code == 200, r.text
+    full = pd.DataFrame([{"age_band": None, "gender": "F", "likes": None}])
+    assert r.json()["items"] == rec.recommend_new_user(full, n=3, output="numpy")[0][0].tolist()
