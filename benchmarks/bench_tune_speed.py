@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--splits", choices=["canonical", "kfold"], default="canonical")
     ap.add_argument("--grid", action="store_true", help="Surprise SVD tuned by GridSearchCV (slow)")
+    ap.add_argument("--sequential-row", action="store_true",
+                    help="add Recommender() with its rung-0 candidates fitted one after the other")
     args = ap.parse_args()
 
     from maaskit import Recommender
@@ -75,7 +77,18 @@ def main() -> None:
     Recommender(random_state=0).fit(data[0][1])
     SVD(random_state=0, n_epochs=1).fit(trainsets[0])
 
+    from maaskit.recommender import _tuning
+
+    def sequential(base):
+        _tuning.PARALLEL_RUNG0 = False
+        try:
+            return Recommender(random_state=0).fit(base)
+        finally:
+            _tuning.PARALLEL_RUNG0 = True
+
     rows = {"Recommender()": [], "SVDpp() alone": [], "Surprise SVD()": []}
+    if args.sequential_row:
+        rows["Recommender(), search on one thread"] = []
     best = {name: [np.inf] * len(data) for name in rows}
     fitted: dict[str, list] = {name: [None] * len(data) for name in rows}
     for rep in range(args.repeats):
@@ -84,7 +97,9 @@ def main() -> None:
             jobs = [("Recommender()", lambda: Recommender(random_state=0).fit(base)),
                     ("SVDpp() alone", lambda: SVDpp(random_state=0).fit(base)),
                     ("Surprise SVD()", lambda: SVD(random_state=0).fit(trainsets[k]))]
-            jobs = jobs[rep % 3:] + jobs[:rep % 3]
+            if args.sequential_row:
+                jobs.append(("Recommender(), search on one thread", lambda: sequential(base)))
+            jobs = jobs[rep % len(jobs):] + jobs[:rep % len(jobs)]
             for name, job in jobs:
                 t = time.perf_counter()
                 model = job()

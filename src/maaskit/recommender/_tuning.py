@@ -24,14 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._config import effective_n_threads
 from ..exceptions import ColdStartWarning, ModelFitError
 from ..utils.validation import check_interactions
+from ._mf import _RATINGS_PER_THREAD
 
 # Below this many interactions a validation slice is too small to tell candidates apart
 # reliably, and the search would cost more than it brings: tune="auto" keeps the defaults.
 AUTO_MIN_INTERACTIONS = 20_000
 AUTO_BUDGET = 3
 VALIDATION_FRACTION = 0.1
+# Rung 0 fits its candidates side by side when the SGD kernels would each use one thread
+# (below two kernel threads' worth of ratings; see _mf._RATINGS_PER_THREAD).
+PARALLEL_RUNG0 = True
+_ONE_THREAD_NNZ = 2 * _RATINGS_PER_THREAD
 
 # (algorithm, hyper-parameters), best prior first. Explicit: the MovieLens-tuned defaults of
 # both models, then the directions that the issue's outside-ML-100k measurement pointed to
@@ -190,43 +196,59 @@ def search(owner: Any, X: Any, y: Any, explicit: bool, budget: int,
     snapshots: dict[int, tuple[Any, int | None]] = {}
 
     def run(cands: list, fraction: float, rung: int) -> list[tuple[float, int]]:
+        # Rung 0's short fits are independent: on explicit ratings small enough that each
+        # SGD kernel runs on one thread, they run side by side on the spare cores (the
+        # kernels release the GIL). Each has its own seed, so the results do not depend on it.
+        workers = min(len(cands), effective_n_threads(None)) if (
+            PARALLEL_RUNG0 and rung == 0 and explicit and len(train.users) < _ONE_THREAD_NNZ) else 1
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as ex:
+                out = list(ex.map(lambda idx: fit_one(idx, fraction, rung), cands))
+        else:
+            out = [fit_one(idx, fraction, rung) for idx in cands]
         scored = []
-        for idx in cands:
+        for idx, (epochs, loss, fit_s) in zip(cands, out):
             algo, params = pool[idx]
-            full_epochs = make(algo, params, None).get_params().get("max_iter")
-            if full_epochs is None:  # no epochs to halve (popularity)
-                epochs = None
-            else:
-                epochs = full_epochs if fraction >= 1 else max(2, math.ceil(full_epochs * fraction))
-            t0 = time.perf_counter()
-            try:
-                snap = snapshots.get(idx)
-                if (rung > 0 and snap is not None and snap[1] is not None and epochs is not None
-                        and hasattr(snap[0], "_resume")):
-                    # Warm start: a copy of the rung-0 model (kept for the refit) continues.
-                    est = copy.deepcopy(snap[0]).set_params(max_iter=epochs)
-                    fit_rng, where = est._validate("fit")
-                    est._resume(train, snap[1], np.random.RandomState(seed + rung), where)
-                else:
-                    est = make(algo, params, epochs).set_params(random_state=seed)
-                    fit_rng, where = est._validate("fit")
-                    if bool(est._implicit) == full.implicit:
-                        est._fit_prepared(train, fit_rng, where)
-                    else:  # a pool mixing kinds of feedback (none today) fits from the ids
-                        est.fit(pd.DataFrame({"user": full.user_index.ids[train.users],
-                                              "item": full.item_index.ids[train.items],
-                                              "rating": train.values}))
-                    if rung == 0:
-                        snapshots[idx] = (est, epochs)
-                loss = loss_of(est)
-            except ModelFitError:  # a diverging candidate loses; the search goes on
-                loss = np.inf
-            fit_s = time.perf_counter() - t0
-            if not np.isfinite(loss):
-                loss = np.inf
             record(algo, params, epochs, rung, loss, fit_s)
             scored.append((loss, idx))
         return sorted(scored)
+
+    def fit_one(idx: int, fraction: float, rung: int) -> tuple[int | None, float, float]:
+        algo, params = pool[idx]
+        full_epochs = make(algo, params, None).get_params().get("max_iter")
+        if full_epochs is None:  # no epochs to halve (popularity)
+            epochs = None
+        else:
+            epochs = full_epochs if fraction >= 1 else max(2, math.ceil(full_epochs * fraction))
+        t0 = time.perf_counter()
+        try:
+            snap = snapshots.get(idx)
+            if (rung > 0 and snap is not None and snap[1] is not None and epochs is not None
+                    and hasattr(snap[0], "_resume")):
+                # Warm start: a copy of the rung-0 model (kept for the refit) continues.
+                est = copy.deepcopy(snap[0]).set_params(max_iter=epochs)
+                fit_rng, where = est._validate("fit")
+                est._resume(train, snap[1], np.random.RandomState(seed + rung), where)
+            else:
+                est = make(algo, params, epochs).set_params(random_state=seed)
+                fit_rng, where = est._validate("fit")
+                if bool(est._implicit) == full.implicit:
+                    est._fit_prepared(train, fit_rng, where)
+                else:  # a pool mixing kinds of feedback (none today) fits from the ids
+                    est.fit(pd.DataFrame({"user": full.user_index.ids[train.users],
+                                          "item": full.item_index.ids[train.items],
+                                          "rating": train.values}))
+                if rung == 0:
+                    snapshots[idx] = (est, epochs)
+            loss = loss_of(est)
+        except ModelFitError:  # a diverging candidate loses; the search goes on
+            loss = np.inf
+        fit_s = time.perf_counter() - t0
+        if not np.isfinite(loss):
+            loss = np.inf
+        return epochs, loss, fit_s
 
     results["metric"] = metric
     results["n_train"] = len(train.users)
