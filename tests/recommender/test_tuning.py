@@ -160,3 +160,16 @@ def test_resume_with_no_epoch_left_only_renumbers(ratings, cls):
     rng, where = model._validate("fit")
     assert model._resume(model._prepare(shuffled, None, where), 3, rng, where)
     np.testing.assert_allclose(model.predict(pairs), before, rtol=1e-5, atol=1e-5)
+
+
+def test_side_by_side_rung_gives_the_sequential_result(ratings):
+    # set_config(n_threads=2) fits rung 0's candidates on two threads; each has its own seed,
+    # so the search and the model are the same as one after the other.
+    from maaskit import config_context
+
+    seq = Recommender(random_state=0, tune=3).fit(ratings)
+    with config_context(n_threads=2):
+        par = Recommender(random_state=0, tune=3).fit(ratings)
+    assert par.cv_results_["validation_loss"] == seq.cv_results_["validation_loss"]
+    pairs = ratings[["user", "item"]].head(50)
+    np.testing.assert_array_equal(par.predict(pairs), seq.predict(pairs))
