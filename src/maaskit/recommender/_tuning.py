@@ -11,6 +11,11 @@ SGD models depends only on the epoch number, so this is the prefix of a full fit
 third (at least one, two when there are three or more candidates) train the full epochs; the
 best on validation wins. Candidates are ordered by prior quality, so an integer budget ``n``
 searches the ``n`` most promising ones.
+
+Warm starts: the data is checked and numbered once, and the training part is a slice of it;
+the SGD models' rung-1 fits continue copies of their rung-0 models, and the refit continues
+the winner's rung-0 model on all the interactions for the epochs it has left
+(``_RatingFactorModel._resume``), so the winner's short validation fit is not thrown away.
 """
 
 from __future__ import annotations
