@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from maaskit import Recommender
 from maaskit.datasets import make_interactions
-from maaskit.recommender import _tuning
+from maaskit.recommender import MatrixFactorization, SVDpp, _tuning
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,56 @@ def test_tune_is_a_hyper_parameter(ratings):
     est = Recommender(tune=2)
     assert est.get_params()["tune"] == 2
     assert clone(est).tune == 2
+
+
+def test_refit_continues_the_winning_validation_model(ratings):
+    # Warm start: the winner's rung-0 fit (a third of the epochs on the training part)
+    # continues on all the ratings for the epochs it has left, numbered as a cold fit would be.
+    model = Recommender("mf", random_state=0, tune=2).fit(ratings)
+    est = model.estimator_
+    assert len(est.history_["loss"]) == est.max_iter
+    assert est.random_state == 0  # the user's seed, not the search's
+    cold = MatrixFactorization(random_state=0).fit(ratings)
+    np.testing.assert_array_equal(est.user_index_.ids, cold.user_index_.ids)
+    np.testing.assert_array_equal(est.item_popularity_, cold.item_popularity_)
+    assert est.rating_range_ == cold.rating_range_
+    # Close to a cold fit of the same configuration, not a different model.
+    pairs = ratings[["user", "item"]]
+    refit = MatrixFactorization(random_state=0, **{k: v for k, v in model.best_params_.items()
+                                                   if k != "algorithm"}).fit(ratings)
+    gap = np.sqrt(np.mean((est.predict(pairs) - refit.predict(pairs)) ** 2))
+    assert gap < 0.3
+
+
+@pytest.mark.parametrize("cls", [MatrixFactorization, SVDpp])
+def test_resume_refuses_ids_it_has_not_seen(ratings, cls):
+    part = ratings[ratings["user"] != ratings["user"].iloc[0]]
+    model = cls(max_iter=2, random_state=0).fit(part)
+    before = model.predict(part[["user", "item"]].head(20))
+    rng, where = model._validate("fit")
+    assert not model._resume(model._prepare(ratings, None, where), 2, rng, where)
+    np.testing.assert_array_equal(model.predict(part[["user", "item"]].head(20)), before)
+
+
+@pytest.mark.parametrize("cls", [MatrixFactorization, SVDpp])
+def test_resume_with_no_epoch_left_only_renumbers(ratings, cls):
+    model = cls(max_iter=3, random_state=0).fit(ratings)
+    pairs = ratings[["user", "item"]].sample(200, random_state=0)
+    before = model.predict(pairs)
+    shuffled = ratings.sample(frac=1.0, random_state=1)  # ids first seen in another order
+    rng, where = model._validate("fit")
+    assert model._resume(model._prepare(shuffled, None, where), 3, rng, where)
+    np.testing.assert_allclose(model.predict(pairs), before, rtol=1e-5, atol=1e-5)
+
+
+def test_side_by_side_rung_gives_the_sequential_result(ratings):
+    # set_config(n_threads=2) fits rung 0's candidates on two threads; each has its own seed,
+    # so the search and the model are the same as one after the other.
+    from maaskit import config_context
+
+    seq = Recommender(random_state=0, tune=3).fit(ratings)
+    with config_context(n_threads=2):
+        par = Recommender(random_state=0, tune=3).fit(ratings)
+    assert par.cv_results_["validation_loss"] == seq.cv_results_["validation_loss"]
+    pairs = ratings[["user", "item"]].head(50)
+    np.testing.assert_array_equal(par.predict(pairs), seq.predict(pairs))

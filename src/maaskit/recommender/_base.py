@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,19 @@ COMMON_CONSTRAINTS: dict[str, list] = {
 
 # Score blocks are computed this many floats at a time, bounding memory of top-N for all users.
 _BLOCK_FLOATS = 1 << 22
+
+
+class Prepared(NamedTuple):
+    """Interactions checked and numbered once (see ``BaseRecommender._prepare``)."""
+
+    user_index: IdIndex
+    item_index: IdIndex
+    users: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+    R: sp.csr_matrix
+    pandas: bool
+    implicit: bool
 
 
 class BaseRecommender(PersistableMixin, LightEstimator):
@@ -219,25 +232,43 @@ class BaseRecommender(PersistableMixin, LightEstimator):
             The fitted recommender.
         """
         rng, where = self._validate("fit")
+        self._fit_prepared(self._prepare(X, y, where), rng, where)
+        return self
+
+    def _prepare(self, X: Any, y: Any, where: str) -> "Prepared":
+        """Validate interactions, number the ids and build the CSR: what every fit needs.
+
+        Model selection (``Recommender(tune=...)``) prepares its training part once and
+        fits every candidate from it (:meth:`_fit_prepared`), instead of once per candidate.
+        """
         inter = self._interactions(X, y, where)
         if inter.source == "sparse":
-            self.user_index_ = IdIndex(np.arange(inter.shape[0]), "user")
-            self.item_index_ = IdIndex(np.arange(inter.shape[1]), "item")
+            user_index = IdIndex(np.arange(inter.shape[0]), "user")
+            item_index = IdIndex(np.arange(inter.shape[1]), "item")
             u, i = inter.users.astype(np.int32), inter.items.astype(np.int32)
         else:
-            self.user_index_, u = IdIndex.from_values(inter.users, "user")
-            self.item_index_, i = IdIndex.from_values(inter.items, "item")
-        self.n_users_, self.n_items_ = len(self.user_index_), len(self.item_index_)
+            user_index, u = IdIndex.from_values(inter.users, "user")
+            item_index, i = IdIndex.from_values(inter.items, "item")
         vals = inter.values.astype(np.float32)
-        R = self._csr(u, i, vals, (self.n_users_, self.n_items_))
-        self._set_seen(R)
-        self.item_popularity_ = np.bincount(i, minlength=self.n_items_).astype(np.float64)
-        self.input_was_pandas_ = inter.source == "pandas"
-        if not self._implicit:
-            self.rating_range_ = [float(vals.min()), float(vals.max())]
-        self._fit_model(u, i, vals, R, rng)
+        R = self._csr(u, i, vals, (len(user_index), len(item_index)))
+        return Prepared(user_index, item_index, u, i, vals, R, inter.source == "pandas",
+                        bool(self._implicit))
+
+    def _fit_prepared(self, prep: "Prepared", rng: np.random.RandomState, where: str) -> None:
+        """Fit from :meth:`_prepare`'s output (read only: it may be shared by several models)."""
+        self._adopt(prep)
+        self._fit_model(prep.users, prep.items, prep.values, prep.R, rng)
         self._check_divergence(where)
-        return self
+
+    def _adopt(self, prep: "Prepared") -> None:
+        # The id indices, seen items, popularity and rating range of the data fitted on.
+        self.user_index_, self.item_index_ = prep.user_index, prep.item_index
+        self.n_users_, self.n_items_ = len(prep.user_index), len(prep.item_index)
+        self._set_seen(prep.R)
+        self.item_popularity_ = np.bincount(prep.items, minlength=self.n_items_).astype(np.float64)
+        self.input_was_pandas_ = prep.pandas
+        if not self._implicit:
+            self.rating_range_ = [float(prep.values.min()), float(prep.values.max())]
 
     def partial_fit(self, X: Any, y: Any = None) -> "BaseRecommender":
         """Fold new interactions (and new users or items) into a fitted model.

@@ -70,6 +70,43 @@ class _RatingFactorModel(BaseRecommender):
     def _user_factor_rows(self, uidx: np.ndarray) -> np.ndarray:
         return self.user_factors_[uidx]
 
+    # Arrays with one row per user / per item (permuted when a fit resumes on re-numbered ids).
+    _user_rows: tuple[str, ...] = ("user_factors_", "user_bias_")
+    _item_rows: tuple[str, ...] = ("item_factors_", "item_bias_")
+
+    def _train_all(self, users, items, values, rng, start: int, where: str) -> None:
+        """Run epochs ``start..max_iter`` on all the given ratings (in training units)."""
+        raise NotImplementedError
+
+    def _resume(self, prep, start: int, rng: np.random.RandomState, where: str) -> bool:
+        """Continue a fit that ran ``start`` epochs on part of ``prep``'s ratings, on all of them.
+
+        The SGD schedule depends only on the epoch number, so epochs ``start..max_iter`` on
+        all the ratings finish the training that a validation fit began (a warm start for
+        ``Recommender(tune=...)``'s refit). Returns False, changing nothing, when ``prep``
+        has a user or item this model has not seen or another rating unit: the caller then
+        fits from scratch.
+        """
+        users = self.user_index_.lookup(prep.user_index.ids)
+        items = self.item_index_.lookup(prep.item_index.ids)
+        unit = getattr(self, "rating_unit_", 1.0)
+        if (len(users) != self.n_users_ or len(items) != self.n_items_ or (users < 0).any()
+                or (items < 0).any() or self._rating_unit(prep.values) != unit):
+            return False
+        # Rows follow prep's numbering, so the model ends as a fit on prep would number it.
+        for name in self._user_rows:
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[users]))
+        for name in self._item_rows:
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[items]))
+        self._adopt(prep)
+        self._rescale(1.0 / unit)
+        # The biases learned around the training part's mean keep it; mu moves to all ratings.
+        self.global_mean_ = float(prep.values.mean()) / unit
+        self._train_all(prep.users, prep.items, prep.values / unit, rng, start, where)
+        self._rescale(unit)
+        self._check_divergence(where)
+        return True
+
     def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
         uidx = np.asarray(uidx)
         out = np.empty((len(uidx), self.n_factors + 2), dtype=np.float32)
@@ -255,7 +292,7 @@ class MatrixFactorization(_RatingFactorModel):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _train(self, users, items, values, user_scale, item_scale, rng, where) -> None:
+    def _train(self, users, items, values, user_scale, item_scale, rng, where, start: int = 0) -> None:
         kernel = get_kernel("sgd", self.backend_)
         perm = rng.permutation(len(values))
         u = np.ascontiguousarray(users[perm], dtype=np.int32)
@@ -263,12 +300,15 @@ class MatrixFactorization(_RatingFactorModel):
         r = np.ascontiguousarray(values[perm], dtype=np.float32)
         lr_b = self.learning_rate if self.bias_learning_rate is None else self.bias_learning_rate
         reg_b = self.regularization if self.bias_regularization is None else self.bias_regularization
-        lr = self.learning_rate
+        # Epoch ``start`` of the schedule (a resumed fit continues the decay where it stopped).
+        decay = self.learning_rate_decay ** start
+        lr, lr_b = self.learning_rate * decay, lr_b * decay
         nt = self._threads(len(r))
         sse = 0.0
         # The learning curve (train RMSE per epoch) that the registry keeps at publish time.
-        self.history_ = {"loss": []}
-        for epoch in range(self.max_iter):
+        if start == 0 or not isinstance(getattr(self, "history_", None), dict):
+            self.history_ = {"loss": []}
+        for epoch in range(start, self.max_iter):
             sse = kernel.sgd_epoch(u, i, r, self.global_mean_, self.user_bias_, self.item_bias_,
                                    self.user_factors_, self.item_factors_, user_scale, item_scale,
                                    lr, lr_b, self.regularization, reg_b, nt)
@@ -276,7 +316,11 @@ class MatrixFactorization(_RatingFactorModel):
             self.history_["loss"].append(float(np.sqrt(sse / max(len(r), 1))))
             lr *= self.learning_rate_decay
             lr_b *= self.learning_rate_decay
-        self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter else float("nan")
+        self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter > start else float("nan")
+
+    def _train_all(self, users, items, values, rng, start: int, where: str) -> None:
+        self._train(users, items, values, np.ones(self.n_users_, np.float32),
+                    np.ones(self.n_items_, np.float32), rng, where, start)
 
     def _fit_model(self, users, items, values, R: sp.csr_matrix, rng) -> None:
         unit = self.rating_unit_ = self._rating_unit(values)
@@ -285,8 +329,7 @@ class MatrixFactorization(_RatingFactorModel):
         self.item_factors_ = self._init_rows(self.n_items_, rng)
         self.user_bias_ = np.zeros(self.n_users_, np.float32)
         self.item_bias_ = np.zeros(self.n_items_, np.float32)
-        self._train(users, items, values / unit, np.ones(self.n_users_, np.float32),
-                    np.ones(self.n_items_, np.float32), rng, f"{self._name}.fit")
+        self._train_all(users, items, values / unit, rng, 0, f"{self._name}.fit")
         self._rescale(unit)
 
     def _fold_in(self, users, items, values, R, touched_users, new_items, rng) -> None:

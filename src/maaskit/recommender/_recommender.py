@@ -350,9 +350,24 @@ class Recommender(PersistableMixin, LightEstimator):
             pool_name = name
         else:
             pool_name = None
-        algo, params, results = _tuning.search(self, X, y, explicit, budget, make,
-                                               only=pool_name)
-        self.estimator_ = make(algo, params, None).fit(X, y)
+        algo, params, results, warm, full = _tuning.search(self, X, y, explicit, budget, make,
+                                                           only=pool_name)
+        final = make(algo, params, None)
+        resumed = False
+        if warm is not None and warm[1] < final.max_iter:
+            # Warm start: the winner's validation model continues its schedule on all the
+            # interactions for the epochs it has left, instead of a refit from scratch.
+            est = warm[0].set_params(max_iter=final.max_iter, random_state=final.random_state)
+            rng, where = est._validate("fit")
+            if est._resume(full, warm[1], rng, where):
+                final, resumed = est, True
+        if not resumed:
+            rng, where = final._validate("fit")
+            if bool(final._implicit) == full.implicit:
+                final._fit_prepared(full, rng, where)  # the data the search checked and numbered
+            else:
+                final.fit(X, y)
+        self.estimator_ = final
         self.algorithm_ = algo
         self.best_params_ = {"algorithm": algo, **params}
         self.cv_results_ = results

@@ -27,7 +27,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .dense import _act, _dact, _softmax_ce_row
+from .dense import GELU, IDENTITY, RELU, _act, _dact, _softmax_ce_row
 from .optim import _adam_serial, _sgd_serial
 
 
@@ -42,40 +42,71 @@ def _w(flat, off, a, b):
 
 
 @nb.njit(cache=True, nogil=True)
-def _rows_forward_backward(X, y_idx, Y, classify, order, s0, mb, inv_n, widths, offs, act, params, gbuf):
+def _workspace(rows, widths, dtype_like):
+    """Buffers for :func:`_rows_forward_backward` on up to ``rows`` rows: activations of every
+    layer (flat, one block per layer), pre-activations (read back by gelu only) and two
+    gradient blocks of the widest layer. Allocated once per epoch, not once per batch."""
+    total = 0
+    widest = 0
+    for w in widths:
+        total += w
+        widest = max(widest, w)
+    return (np.empty(rows * total, dtype_like.dtype), np.empty(rows * total, dtype_like.dtype),
+            np.empty(2 * rows * widest, dtype_like.dtype))
+
+
+# fastmath: the bias/activation loops and the bias-gradient sums vectorise (the GEMMs are BLAS)
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _rows_forward_backward(X, y_idx, Y, classify, order, s0, mb, inv_n, widths, offs, act, params, gbuf,
+                           wsA, wsZ, wsG):
     """Forward and backward for batch rows ``order[s0:s0 + mb]``; gradients into ``gbuf``.
 
     ``inv_n`` is 1 / (rows of the whole batch): a batch split into row chunks gives chunk
-    gradients that sum to the batch gradient. Returns the chunk's summed loss.
+    gradients that sum to the batch gradient. ``wsA``/``wsZ``/``wsG`` come from
+    :func:`_workspace`. The activation is chosen outside the element loops (relu, the
+    common case, is a branch-free max the compiler vectorises); the arithmetic is the same
+    as :func:`dense._act`/``_dact`` element by element. Returns the chunk's summed loss.
     """
     L = widths.shape[0] - 1
     dt = params.dtype.type
-    # activations A[l] (mb x widths[l]); pre-activations Z only for gelu
-    A = [np.empty((mb, widths[0]), params.dtype)]
+    zero = dt(0)
+    widest = 0
+    for w in widths:
+        widest = max(widest, w)
+    # activation block of layer l starts at mb * (widths[0] + ... + widths[l-1])
+    A0 = wsA[:mb * widths[0]].reshape((mb, widths[0]))
     for i in range(mb):
-        A[0][i, :] = X[order[s0 + i]]
-    Zs = [np.empty((1, 1), params.dtype)]
+        A0[i, :] = X[order[s0 + i]]
+    base = mb * widths[0]
     for layer in range(L):
-        W = _w(params, offs[layer], widths[layer], widths[layer + 1])
-        boff = offs[layer] + widths[layer] * widths[layer + 1]
-        b = params[boff:boff + widths[layer + 1]]
-        z = np.dot(A[layer], W)
+        wi, wo = widths[layer], widths[layer + 1]
+        W = _w(params, offs[layer], wi, wo)
+        boff = offs[layer] + wi * wo
+        b = params[boff:boff + wo]
+        a_in = wsA[base - mb * wi:base].reshape((mb, wi))
+        hidden = layer < L - 1 and act != IDENTITY
+        # gelu's derivative needs z: z goes to wsZ and the activation to wsA; otherwise z is
+        # written to wsA and activated in place
+        z = (wsZ if hidden and act == GELU else wsA)[base:base + mb * wo].reshape((mb, wo))
+        np.dot(a_in, W, z)
         for i in range(mb):
-            for j in range(widths[layer + 1]):
+            for j in range(wo):
                 z[i, j] += b[j]
-        if layer < L - 1 and act != 0:
-            a = np.empty_like(z)
-            for i in range(mb):
-                for j in range(widths[layer + 1]):
-                    a[i, j] = _act(z[i, j], act)
-            Zs.append(z)
-            A.append(a)
-        else:
-            Zs.append(z)
-            A.append(z)
-    out = A[L]
+        if hidden:
+            a = wsA[base:base + mb * wo].reshape((mb, wo))
+            if act == RELU:
+                for i in range(mb):
+                    for j in range(wo):
+                        v = z[i, j]
+                        a[i, j] = v if v > zero else v * zero
+            else:
+                for i in range(mb):
+                    for j in range(wo):
+                        a[i, j] = _act(z[i, j], act)
+        base += mb * wo
     k = widths[L]
-    G = np.empty((mb, k), params.dtype)
+    out = wsA[base - mb * k:base].reshape((mb, k))
+    G = wsG[:mb * k].reshape((mb, k))
     loss = 0.0
     if classify:
         for i in range(mb):
@@ -88,25 +119,34 @@ def _rows_forward_backward(X, y_idx, Y, classify, order, s0, mb, inv_n, widths, 
                 G[i, j] = d * dt(inv_n)
                 loss += float(d) * float(d)
         loss *= 0.5
-    # backward
+    # backward; the gradient alternates between the two halves of wsG
+    half = 0
     for layer in range(L - 1, -1, -1):
-        W = _w(params, offs[layer], widths[layer], widths[layer + 1])
-        dW = _w(gbuf, offs[layer], widths[layer], widths[layer + 1])
-        boff = offs[layer] + widths[layer] * widths[layer + 1]
-        np.dot(A[layer].T, G, dW)
-        for j in range(widths[layer + 1]):
+        wi, wo = widths[layer], widths[layer + 1]
+        base -= mb * wo
+        W = _w(params, offs[layer], wi, wo)
+        dW = _w(gbuf, offs[layer], wi, wo)
+        boff = offs[layer] + wi * wo
+        a_in = wsA[base - mb * wi:base].reshape((mb, wi))
+        np.dot(a_in.T, G, dW)
+        for j in range(wo):
             gbuf[boff + j] = 0
         for i in range(mb):
-            for j in range(widths[layer + 1]):
+            for j in range(wo):
                 gbuf[boff + j] += G[i, j]
         if layer > 0:
-            dA = np.dot(G, W.T)
-            if act != 0:
-                z = Zs[layer]
-                a = A[layer]
+            half = 1 - half
+            dA = wsG[half * mb * widest:half * mb * widest + mb * wi].reshape((mb, wi))
+            np.dot(G, W.T, dA)
+            if act == RELU:
                 for i in range(mb):
-                    for j in range(widths[layer]):
-                        dA[i, j] = _dact(z[i, j], a[i, j], dA[i, j], act)
+                    for j in range(wi):
+                        dA[i, j] = dA[i, j] if a_in[i, j] > zero else dA[i, j] * zero
+            elif act != IDENTITY:
+                z = (wsZ if act == GELU else wsA)[base - mb * wi:base].reshape((mb, wi))
+                for i in range(mb):
+                    for j in range(wi):
+                        dA[i, j] = _dact(z[i, j], a_in[i, j], dA[i, j], act)
             G = dA
     return loss
 
@@ -119,8 +159,9 @@ def _chunks_forward_backward(X, y_idx, Y, classify, order, s0, mb, n_chunks, wid
     for c in nb.prange(n_chunks):
         a = s0 + c * step
         rows = min(step, s0 + mb - a)
+        wsA, wsZ, wsG = _workspace(rows, widths, params)
         losses[c] = _rows_forward_backward(X, y_idx, Y, classify, order, a, rows, 1.0 / mb, widths, offs,
-                                           act, params, gparts[c])
+                                           act, params, gparts[c], wsA, wsZ, wsG)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -137,6 +178,7 @@ def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v
     n_par = max(1, n_threads)
     gparts = np.empty((n_par if n_par > 1 else 0, params.shape[0]), params.dtype)
     losses = np.empty(n_par, np.float64)
+    wsA, wsZ, wsG = _workspace(min(bs, n), widths, params)
     total = 0.0
     s = 0
     while s < n:
@@ -155,7 +197,7 @@ def mlp_epoch(X, y_idx, Y, classify, order, bs, widths, act, params, grads, m, v
                 total += losses[c]
         else:
             total += _rows_forward_backward(X, y_idx, Y, classify, order, s, mb, 1.0 / mb, widths, offs, act,
-                                            params, grads)
+                                            params, grads, wsA, wsZ, wsG)
         # fused optimizer update over the flat buffer (the optim kernel's loops)
         step += 1
         if solver == 0:
