@@ -9,6 +9,7 @@ __all__ = [
     "UnknownIdError",
     "ModelFitError",
     "ArtifactError",
+    "ValidationError",
     "DeviceWarning",
     "DataConversionWarning",
     "ColdStartWarning",
@@ -85,6 +86,10 @@ class ModelFitError(MaaskitError, RuntimeError):
 
 class ArtifactError(MaaskitError, ValueError):
     """A saved model is foreign, tampered with, or of an unsupported format version."""
+
+
+class ValidationError(MaaskitError, ValueError):
+    """An input that cannot be used as given (e.g. interactions without an order); also a ``ValueError``."""
 
 
 class DeviceWarning(UserWarning):

@@ -6,6 +6,7 @@ from ._bpr import BPR
 from ._mf import MatrixFactorization
 from ._popularity import Popularity
 from ._recommender import Recommender
+from ._sasrec import SASRec
 from ._svdpp import SVDpp
 
-__all__ = ["ALS", "BPR", "BaseRecommender", "MatrixFactorization", "Popularity", "Recommender", "SVDpp"]
+__all__ = ["ALS", "BPR", "BaseRecommender", "MatrixFactorization", "Popularity", "Recommender", "SASRec", "SVDpp"]
