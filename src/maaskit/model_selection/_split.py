@@ -17,6 +17,8 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
+from ..exceptions import ValidationError
+
 __all__ = [
     "random_split",
     "per_user_split",
@@ -37,24 +39,24 @@ def _columns(data: Data, func: str, need: tuple[str, ...] = ("user", "item")) ->
         missing = [c for c in need if c not in data.columns]
         if missing:
             hint = " (sort-based splits need event times)" if "timestamp" in missing else ""
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: data must have columns {list(need)}{hint}; got columns "
                 f"{list(data.columns)!r}, missing {missing!r}."
             )
         return {c: data[c].to_numpy() for c in need}
     if isinstance(data, np.ndarray):
         if data.ndim != 2 or not 2 <= data.shape[1] <= 4:
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: data must be a DataFrame or a 2-D array with 2 to 4 columns "
                 f"(user, item[, rating[, timestamp]]); got an array of shape {data.shape!r}."
             )
         if len(need) > data.shape[1]:
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: an array must have {len(need)} columns ({', '.join(need)}) here; "
                 f"got {data.shape[1]!r}. Pass a DataFrame with a '{need[-1]}' column instead."
             )
         return {c: data[:, _ARRAY_COLUMNS.index(c)] for c in need}
-    raise ValueError(
+    raise ValidationError(
         f"{func}: data must be a pandas DataFrame or a 2-D numpy array; got "
         f"{type(data).__name__}."
     )
@@ -83,7 +85,7 @@ def _check_test_size(test_size: object, n: int | None, func: str) -> float | int
 def _user_codes(users: np.ndarray, func: str) -> tuple[np.ndarray, int]:
     codes, uniques = pd.factorize(users)
     if (codes < 0).any():
-        raise ValueError(
+        raise ValidationError(
             f"{func}: user ids must not be missing; got {int((codes < 0).sum())} NaN/None value(s)."
         )
     return codes.astype(np.int64), len(uniques)
@@ -268,13 +270,13 @@ def _newest_first(data: Data, func: str) -> tuple[np.ndarray, np.ndarray, np.nda
     try:
         ts = ts.astype(np.float64) if ts.dtype.kind not in "iuM" else ts
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ValidationError(
             f"{func}: timestamp must be numeric or datetime; got dtype {ts.dtype}."
         ) from None
     if ts.dtype.kind == "f" and not np.isfinite(ts).all():
-        raise ValueError(f"{func}: timestamp must be finite; got NaN or inf values.")
+        raise ValidationError(f"{func}: timestamp must be finite; got NaN or inf values.")
     if ts.dtype.kind == "M" and np.isnat(ts).any():
-        raise ValueError(f"{func}: timestamp must not be missing; got NaT values.")
+        raise ValidationError(f"{func}: timestamp must not be missing; got NaT values.")
     codes, n_users = _user_codes(cols["user"], func)
     order_key = np.empty(len(codes), dtype=np.int64)
     order_key[np.lexsort((np.arange(len(codes)), ts))] = np.arange(len(codes))
@@ -320,11 +322,13 @@ def leave_last_out(
 
     Raises
     ------
+    maaskit.exceptions.ValidationError
+        If there is no timestamp column (the message names the columns found), or a
+        timestamp or user id is missing, or a timestamp is not numeric or datetime. It is
+        a ``ValueError``.
     ValueError
-        If there is no timestamp column (the message names the columns found), a
-        timestamp is missing or not numeric, ``n_valid``/``min_train`` is out of range,
-        or no user has more than ``min_train`` interactions (the test part would be
-        empty).
+        If ``n_valid``/``min_train`` is out of range, or no user has more than
+        ``min_train`` interactions (the test part would be empty).
 
     See Also
     --------
