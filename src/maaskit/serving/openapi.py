@@ -63,6 +63,18 @@ def openapi_document() -> dict:
                     "model": {"type": "string"}, "version": {"type": "integer"}, "user_id": {},
                     "fallback": {"type": "boolean"}, "note": {"type": "string"},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
+                "HistoryRequest": {"type": "object", "required": ["history"], "additionalProperties": False,
+                                   "properties": {
+                    "history": {"type": "array", "items": {"type": ["string", "number"]},
+                                "description": "item ids, oldest first (at most the server's max_history)"},
+                    "n": {"type": "integer", "minimum": 1, "default": 10},
+                    "exclude_seen": {"type": "boolean", "default": True}}},
+                "HistoryRecommendations": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"},
+                    "fallback": {"type": "boolean"}, "unknown_items": {"type": "integer"},
+                    "note": {"type": "string"}, "items": {"type": "array"},
+                    "scores": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "popularity": {"type": "array", "items": {"type": ["number", "null"]}}}},
                 "Similar": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
@@ -117,6 +129,18 @@ def openapi_document() -> dict:
                                _param("strict", "query", {"type": "boolean", "default": False},
                                       description="404 for an unknown user instead of the fallback")],
                 "responses": {"200": _json("Recommendations"), **errors}}},
+            "/v1/recommend": {"post": {
+                "summary": "Top-n next items for a posted history (sequential models, e.g. SASRec)",
+                "description": "For an anonymous session, a new user, or plays newer than the model. Items "
+                               "the model does not know are dropped (counted in unknown_items); a history "
+                               "with no known item gets the most popular items with fallback=true. A "
+                               "non-sequential model answers 400 (unsupported); a history longer than "
+                               "max_history 413, n above max_n 422. The KServe V2 infer endpoint takes "
+                               "the same as an input named 'history' (BYTES or INT64, shape [L] or [B, L]).",
+                "parameters": [model_q, version_q],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/HistoryRequest"}}}},
+                "responses": {"200": _json("HistoryRecommendations"), **errors}}},
             "/v1/similar/{item_id}": {"get": {
                 "summary": "Most similar items (or words, for a model holding word vectors)",
                 "parameters": [_param("item_id", "path", {"type": "string"}), model_q, version_q, n_q],

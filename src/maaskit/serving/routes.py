@@ -296,6 +296,41 @@ def build_routes(state: Any) -> list[Route]:
             body["note"] = notes[0]
         return JSONResponse(body)
 
+    async def recommend_history(request: Request) -> Response:
+        # A posted history (an anonymous session, a new user): sequential models only.
+        where = "POST /v1/recommend"
+        model = await recommender_model(request, where)
+        model.require_sequential(where)
+        raw = await read_body(request, limits.max_body_bytes, pool.timeout)
+
+        def work() -> Response:
+            body = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
+            if not isinstance(body, dict) or "history" not in body:
+                raise APIError(400, "invalid_request", f"{where}: the body must be an object with 'history', "
+                                                       f"a list of item ids (oldest first).")
+            extra = set(body) - {"history", "n", "exclude_seen"}
+            if extra:
+                raise APIError(400, "invalid_request", f"{where}: unknown field(s) {sorted(extra)!r:.120}; the "
+                                                       f"body takes history, n and exclude_seen.")
+            history = model.check_history(body["history"], where)
+            n = model.check_n(body.get("n", 10), where)
+            exclude_seen = body.get("exclude_seen", True)
+            if not isinstance(exclude_seen, bool):
+                raise APIError(400, "invalid_argument", f"{where}: exclude_seen must be a bool; got "
+                                                        f"{exclude_seen!r:.40}.")
+            ids, scores, popularity, known, n_unknown, notes = model.recommend_histories([history], n,
+                                                                                         exclude_seen, where)
+            out = {"model": model.name, "version": model.version, "items": np.asarray(ids[0]).tolist(),
+                   "scores": _json_scores(np.asarray(scores[0])), "fallback": not bool(known[0]),
+                   "unknown_items": n_unknown[0]}
+            if popularity is not None:
+                out["popularity"] = _json_scores(popularity[0])
+            if notes[0]:
+                out["note"] = notes[0]
+            return JSONResponse(out)
+
+        return await pool.run(work)
+
     async def similar(request: Request) -> Response:
         q = request.query_params
         where = "GET /v1/similar"
@@ -470,6 +505,7 @@ def build_routes(state: Any) -> list[Route]:
         # Hot routes first: Starlette tries routes in order.
         ("/v1/recommend/{user_id}", recommend, ["GET"]),
         ("/v2/models/{name}/infer", infer, ["POST"]),
+        ("/v1/recommend", recommend_history, ["POST"]),
         ("/v2/health/live", live, ["GET"]),
         ("/v2/health/ready", ready, ["GET"]),
         ("/v2", server_metadata, ["GET"]),
