@@ -399,10 +399,11 @@ class SASRec(BaseRecommender):
             r = np.repeat(rows, counts)
             seen = np.concatenate([titems[tptr[v] : tptr[v + 1]] for v in vu])
             S[r, seen] = -np.inf
+            # A held-out item the user had seen before (re-consumption) stays rankable: with
+            # it excluded, data with repeats scored 0 every epoch and kept the first epoch.
+            S[rows, target[s : s + step]] = t
             rank = (S > t[:, None]).sum(axis=1)
-            # A target that is also an earlier item was excluded with the seen ones: a miss.
-            hit = (rank < 10) & np.isfinite(S[rows, target[s : s + step]])
-            total += float(np.sum(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)))
+            total += float(np.sum(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)))
         return total / len(val_users)
 
     def partial_fit(self, X: Any, y: Any = None) -> "SASRec":
