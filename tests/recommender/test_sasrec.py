@@ -226,3 +226,9 @@ def test_fuzz_recommend_history(fitted, histories, n, exclude_seen):
     real = [i for i in ids2.ravel() if i is not None]
     assert set(real) <= set(ITEMS)
     assert not np.isinf(scores2).any()
+
+
+def test_verbose_shows_a_progress_bar(cycles, capsys):
+    est = SASRec(max_iter=2, verbose=1, **SMALL).fit(cycles)
+    err = capsys.readouterr().err
+    assert "SASRec" in err and "loss" in err and "_bar" not in vars(est)

@@ -197,8 +197,7 @@ def train_torch(est: Any, flat: np.ndarray, ids: np.ndarray, targets: np.ndarray
         est.history_["loss"].append(mean_loss)
         est.history_["val_ndcg"].append(float(score))
         est.n_iter_ = epoch
-        if est.verbose:
-            print(f"{est._name} epoch {epoch}: loss {mean_loss:.4f}, val NDCG@10 {score:.4f}")
+        est._report(epoch, mean_loss, score)
         if val_users is None:
             est.best_epoch_ = epoch
             continue
