@@ -27,7 +27,7 @@ _IMPLICIT_DEFAULT = "als"
 
 
 def _algorithms() -> dict[str, type]:
-    from . import _als, _bpr, _mf, _popularity, _svdpp
+    from . import _als, _bpr, _mf, _popularity, _sasrec, _svdpp
 
     return {
         "mf": _mf.MatrixFactorization,
@@ -35,6 +35,7 @@ def _algorithms() -> dict[str, type]:
         "als": _als.ALS,
         "bpr": _bpr.BPR,
         "popularity": _popularity.Popularity,
+        "sasrec": _sasrec.SASRec,
     }
 
 
@@ -50,8 +51,9 @@ class Recommender(PersistableMixin, LightEstimator):
 
     Parameters
     ----------
-    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity"}, default="auto"
-        Which model to train.
+    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity", "sasrec"}, default="auto"
+        Which model to train. ``"sasrec"`` (:class:`~maaskit.recommender.SASRec`) needs the
+        order of the interactions (a ``timestamp`` column); ``"auto"`` never picks it.
     n_factors : int, default=None
         Latent dimensions; ``None`` keeps the algorithm's default.
     max_iter : int, default=None
@@ -108,7 +110,7 @@ class Recommender(PersistableMixin, LightEstimator):
     """
 
     _parameter_constraints = {
-        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity"}))],
+        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity", "sasrec"}))],
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -118,7 +120,7 @@ class Recommender(PersistableMixin, LightEstimator):
     }
     # The wrapped model's state is checked by its own class's schema.
     _state_schema = StateSchema(
-        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity")),
+        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity", "sasrec")),
                "inner_params": Attr(dict), "inner": Attr(dict)},
         patterns={"inner__*": Arr("label")},
         rules=(Nested(lambda attrs: _algorithms().get(attrs.get("algorithm_")), "inner_params", "inner",

@@ -6,8 +6,8 @@ Kang & McAuley (2018), trained with the full-softmax cross-entropy of Klenitskiy
 :mod:`maaskit.recommender._sequences`; the torch path (``device="cuda"``) in
 :mod:`maaskit.recommender._sasrec_torch`.
 
-Kernels: ``attention``, ``layernorm``, ``embedding``, ``dropout``, ``dense``
-(``softmax_cross_entropy``), ``optim`` (``adam_update``), ``topk``.
+Kernels: ``attention``, ``layernorm``, ``embedding``, ``dropout``, ``xent`` (softmax
+cross-entropy with the gradient in place), ``optim`` (``adam_update``), ``topk``.
 """
 
 from __future__ import annotations
@@ -84,22 +84,24 @@ class SASRec(BaseRecommender):
         by its rows). ``"auto"``: ``"softmax"`` up to 50 000 items, ``"sampled"`` above.
     n_negatives : int, default=256
         Negatives per batch of the sampled softmax.
-    learning_rate : float, default=0.001
-        Adam step size.
+    learning_rate : float, default=0.003
+        Adam step size (Adam's betas are 0.9 and 0.98). On a validation tail carved from
+        ML-100k's training data, 0.003 reached a higher NDCG@10 than 0.001 at every epoch
+        compared (0.052 vs 0.030 after 3 epochs) and peaked at 0.115 after 24.
     weight_decay : float, default=0.0
         L2 penalty added to the gradient (Adam's, not AdamW's).
     batch_size : int, default=128
         Windows per step.
-    epochs : int, default=100
+    max_iter : int, default=100
         Most epochs; early stopping usually ends training sooner.
     early_stopping : bool, default=True
         Hold out each training user's newest item (a validation tail carved from the
         training data), stop when its NDCG@10 (full ranking, seen items excluded) has not
-        improved for ``patience`` epochs, and restore the best epoch's weights. The held-out
+        improved for ``n_iter_no_change`` epochs, and restore the best epoch's weights. The held-out
         items stay in the users' histories as inputs (and as seen items).
-    patience : int, default=5
+    n_iter_no_change : int, default=5
         Epochs without improvement before stopping.
-    validation : float, default=1.0
+    validation_fraction : float, default=1.0
         Share of the users (those with at least 3 items) whose newest item is held out;
         at most 10 000 users are evaluated.
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
@@ -111,7 +113,7 @@ class SASRec(BaseRecommender):
     n_jobs : int, default=None
         Threads of the top-k search.
     verbose : int, default=0
-        Print the loss and validation NDCG@10 per epoch when positive.
+        Show a tqdm progress bar of the epochs with the loss and validation NDCG@10.
 
     Attributes
     ----------
@@ -155,7 +157,7 @@ class SASRec(BaseRecommender):
     --------
     >>> from maaskit.recommender import SASRec
     >>> plays = {"ann": ["a", "b", "c", "d"], "bob": ["b", "c", "d", "a"]}
-    >>> model = SASRec(n_factors=8, epochs=2, early_stopping=False, random_state=0).fit(plays)
+    >>> model = SASRec(n_factors=8, max_iter=2, early_stopping=False, random_state=0).fit(plays)
     >>> ids, scores = model.recommend_history(["a", "b"], n=2, exclude_seen=True)
     >>> len(ids)
     2
@@ -188,18 +190,18 @@ class SASRec(BaseRecommender):
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
-        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
-        "validation": [Interval(numbers.Real, 0, 1, closed="right")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="right")],
         **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 64, *, n_blocks: int = 2, n_heads: int = 1, max_len: int = 50,
                  dropout: float = 0.2, loss: str = "auto", n_negatives: int = 256,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 128,
-                 epochs: int = 100, early_stopping: bool = True, patience: int = 5,
-                 validation: float = 1.0, backend: str = "auto", device: str = "auto",
+                 learning_rate: float = 3e-3, weight_decay: float = 0.0, batch_size: int = 128,
+                 max_iter: int = 100, early_stopping: bool = True, n_iter_no_change: int = 5,
+                 validation_fraction: float = 1.0, backend: str = "auto", device: str = "auto",
                  random_state=None, n_jobs: int | None = None, verbose: int = 0) -> None:
         self.n_factors = n_factors
         self.n_blocks = n_blocks
@@ -211,10 +213,10 @@ class SASRec(BaseRecommender):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
-        self.epochs = epochs
+        self.max_iter = max_iter
         self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation = validation
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
         self.backend = backend
         self.device = device
         self.random_state = random_state
@@ -249,6 +251,7 @@ class SASRec(BaseRecommender):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_net_cache", None)
+        state.pop("_bar", None)
         return state
 
     # ------------------------------------------------------------------ fit
@@ -291,7 +294,10 @@ class SASRec(BaseRecommender):
         self._set_seen(R)
         self.item_popularity_ = np.bincount(i, minlength=self.n_items_).astype(np.float64)
         self.loss_ = self._resolve_loss()
-        self._train(rng, where)
+        try:
+            self._train(rng, where)
+        finally:
+            self._report(None, 0.0, 0.0)  # closes the progress bar
         if not np.isfinite(self.params_.sum()):
             raise ModelFitError(f"{where}: training diverged (params_ is not finite). Try a smaller "
                                 f"learning_rate.")
@@ -309,7 +315,7 @@ class SASRec(BaseRecommender):
             return ptr, items, None
         lengths = np.diff(ptr)
         cand = np.flatnonzero(lengths >= 3)
-        n_val = int(round(self.validation * len(cand)))
+        n_val = int(round(self.validation_fraction * len(cand)))
         n_val = min(n_val, _MAX_VAL_USERS)
         if n_val == 0:
             return ptr, items, None
@@ -343,10 +349,13 @@ class SASRec(BaseRecommender):
         grads = views(gflat, net.layout)
         opt = {"m": np.zeros_like(flat), "v": np.zeros_like(flat), "step": 0,
                "lr": float(self.learning_rate), "weight_decay": float(self.weight_decay)}
+        # One Generator for batching, dropout and negatives: its float32 draws are several
+        # times faster than RandomState's, and the masks are a large share of a step.
+        gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         best, best_flat, bad = -np.inf, flat.copy(), 0
         t0 = time.perf_counter()
-        for epoch in range(1, self.epochs + 1):
-            order = rng.permutation(len(ids))
+        for epoch in range(1, self.max_iter + 1):
+            order = gen.permutation(len(ids))
             total, count = 0.0, 0
             for s in range(0, len(order), self.batch_size):
                 bi, bt = ids[order[s : s + self.batch_size]], targets[order[s : s + self.batch_size]]
@@ -354,7 +363,7 @@ class SASRec(BaseRecommender):
                 bi = np.ascontiguousarray(bi[:, L - T :])
                 bt = np.ascontiguousarray(bt[:, L - T :])
                 n_t = int((bt >= 0).sum())
-                total += train_step(net, gflat, grads, opt, bi, bt, n_neg, rng) * n_t
+                total += train_step(net, gflat, grads, opt, bi, bt, n_neg, gen) * n_t
                 count += n_t
             loss = total / max(count, 1)
             if not np.isfinite(loss):
@@ -364,8 +373,7 @@ class SASRec(BaseRecommender):
             self.history_["loss"].append(float(loss))
             self.history_["val_ndcg"].append(float(score))
             self.n_iter_ = epoch
-            if self.verbose:
-                print(f"{self._name} epoch {epoch}: loss {loss:.4f}, val NDCG@10 {score:.4f}")
+            self._report(epoch, loss, score)
             if val_users is None:
                 self.best_epoch_ = epoch
                 continue
@@ -374,11 +382,28 @@ class SASRec(BaseRecommender):
                 best_flat[...] = flat
             else:
                 bad += 1
-                if bad >= self.patience:
+                if bad >= self.n_iter_no_change:
                     break
         self.fit_time_ = time.perf_counter() - t0
         if val_users is not None and self.best_epoch_ > 0:
             flat[...] = best_flat
+
+    def _report(self, epoch: int | None, loss: float, score: float) -> None:
+        """With ``verbose``: a tqdm bar of the epochs with the loss and validation NDCG@10."""
+        if not self.verbose:
+            return
+        bar = self.__dict__.get("_bar")
+        if epoch is None:  # training ended
+            if bar is not None:
+                bar.close()
+                del self.__dict__["_bar"]
+            return
+        if bar is None:
+            from tqdm.auto import tqdm
+
+            bar = self.__dict__["_bar"] = tqdm(total=self.max_iter, desc=self._name, leave=False)
+        bar.set_postfix(loss=f"{loss:.4f}", val_ndcg=f"{score:.4f}")
+        bar.update(1)
 
     def _val_ndcg(self, net: SASRecNet, tptr: np.ndarray, titems: np.ndarray, val_users: np.ndarray) -> float:
         """NDCG@10 of the held-out newest items (full ranking, the rest of the history excluded)."""
@@ -396,10 +421,11 @@ class SASRec(BaseRecommender):
             r = np.repeat(rows, counts)
             seen = np.concatenate([titems[tptr[v] : tptr[v + 1]] for v in vu])
             S[r, seen] = -np.inf
+            # A held-out item the user had seen before (re-consumption) stays rankable: with
+            # it excluded, data with repeats scored 0 every epoch and kept the first epoch.
+            S[rows, target[s : s + step]] = t
             rank = (S > t[:, None]).sum(axis=1)
-            # A target that is also an earlier item was excluded with the seen ones: a miss.
-            hit = (rank < 10) & np.isfinite(S[rows, target[s : s + step]])
-            total += float(np.sum(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)))
+            total += float(np.sum(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)))
         return total / len(val_users)
 
     def partial_fit(self, X: Any, y: Any = None) -> "SASRec":

@@ -29,14 +29,16 @@ The input is ``sqrt(d) * E[item] + P[pos]`` (zero at padding), dropped out.
 Losses, over every non-padded position of every window (``targets >= 0``):
 
 * ``"softmax"``: cross-entropy of the full softmax over the catalogue; the logits are one
-  GEMM ``H E^T`` and their softmax + gradient is the ``dense`` kernel's fused
-  ``softmax_cross_entropy``.
+  GEMM ``H E^T`` and the ``xent`` kernel turns them into their gradient in place.
 * ``"sampled"``: sampled softmax over the target and ``n_negatives`` items drawn uniformly
   per batch (shared by the whole batch, so the logits are still one GEMM); a negative equal
   to a row's target is masked out of that row.
 
-Kernels: ``attention``, ``layernorm``, ``embedding``, ``dropout``, ``dense``
-(``softmax_cross_entropy``), ``optim`` (``adam_update``); the projections are BLAS GEMMs.
+Kernels: ``attention``, ``layernorm``, ``embedding``, ``dropout``, ``xent`` (softmax
+cross-entropy, gradient in place), ``optim`` (``adam_update``); the projections are BLAS GEMMs.
+
+Dropout masks come from a ``numpy.random.Generator`` (float32 draws: several times faster than
+``RandomState.random_sample``), seeded once per fit from ``random_state``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ __all__ = ["SASRecNet", "param_layout", "n_params"]
 
 LN_EPS = 1e-5
 _BLOCK = ("g1", "b1", "Wqkv", "bqkv", "Wo", "bo", "g2", "b2", "W1", "c1", "W2", "c2")
-KERNELS = ("attention", "layernorm", "embedding", "dropout", "dense", "optim")
+KERNELS = ("attention", "layernorm", "embedding", "dropout", "xent", "optim")
 # Logit of a sampled negative that collides with the row's target: exp underflows to 0, so
 # the row's softmax ignores it (finite, never -inf: inf * 0 is NaN in the gradient).
 _MASKED = np.float32(-1e4)
@@ -155,11 +157,11 @@ class SASRecNet:
         self.dt = params.dtype.type
 
     # ------------------------------------------------------------------ helpers
-    def _drop(self, a: np.ndarray, rng: np.random.RandomState | None) -> np.ndarray | None:
+    def _drop(self, a: np.ndarray, rng: np.random.Generator | None) -> np.ndarray | None:
         """Inverted dropout of ``a`` in place; the keep-mask, or None when not dropping."""
         if rng is None or self.dropout <= 0.0:
             return None
-        mask = (rng.random_sample(a.size) >= self.dropout).astype(np.uint8)
+        mask = (rng.random(a.size, dtype=np.float32) >= np.float32(self.dropout)).view(np.uint8)
         flat = a.reshape(-1)
         self.k["dropout"].dropout_forward(flat, mask, 1.0 / (1.0 - self.dropout), flat)
         return mask
@@ -179,7 +181,7 @@ class SASRecNet:
         return out, mean, rstd
 
     # ------------------------------------------------------------------ forward
-    def forward(self, ids: np.ndarray, rng: np.random.RandomState | None = None,
+    def forward(self, ids: np.ndarray, rng: np.random.Generator | None = None,
                 keep: bool = False) -> tuple[np.ndarray, dict | None]:
         """Hidden states of every position.
 
@@ -187,7 +189,7 @@ class SASRecNet:
         ----------
         ids : ndarray of shape (B, T), int64
             Item indices, left-padded with -1; ``T <= max_len``.
-        rng : RandomState or None
+        rng : Generator or None
             Dropout masks are drawn from it; None means inference (no dropout).
         keep : bool
             Keep the intermediates for :meth:`backward`.
@@ -251,7 +253,7 @@ class SASRecNet:
 
     # ------------------------------------------------------------------ loss
     def loss(self, H: np.ndarray, targets: np.ndarray, grads: dict[str, np.ndarray],
-             n_negatives: int | None, rng: np.random.RandomState) -> tuple[float, np.ndarray]:
+             n_negatives: int | None, rng: np.random.Generator) -> tuple[float, np.ndarray]:
         """Cross-entropy over the positions with a target; writes the dE of the output side.
 
         Parameters
@@ -264,7 +266,7 @@ class SASRecNet:
             Gradient views; ``grads["E"]`` is overwritten with the output-side gradient.
         n_negatives : int or None
             None: full softmax; else sampled softmax with this many uniform negatives.
-        rng : RandomState
+        rng : Generator
             Draws the negatives.
 
         Returns
@@ -282,14 +284,14 @@ class SASRecNet:
         if len(rows) == 0:
             grads["E"][...] = 0.0
             return 0.0, dH
+        scale = 1.0 / len(rows)
         if n_negatives is None:
-            logits = Hv @ E.T
-            grad = np.empty_like(logits)
-            loss = self.k["dense"].softmax_cross_entropy(logits, y, grad, grad)
+            grad = Hv @ E.T  # logits, overwritten with their gradient by the kernel
+            loss = self.k["xent"].softmax_xent(grad, y, scale) * scale
             dH[rows] = grad @ E
             np.matmul(grad.T, Hv, out=grads["E"])
             return float(loss), dH
-        neg = rng.randint(0, self.n_items, n_negatives).astype(np.int64)
+        neg = rng.integers(0, self.n_items, n_negatives, dtype=np.int64)
         cand = np.concatenate([y, neg])
         W = np.empty((len(cand), self.d), self.dt)
         self.k["embedding"].embedding_forward(cand, E, W)
@@ -298,9 +300,8 @@ class SASRecNet:
         logits[:, 0] = np.einsum("ij,ij->i", Hv, Wy)
         np.matmul(Hv, Wn.T, out=logits[:, 1:])
         logits[:, 1:][neg[None, :] == y[:, None]] = self.dt(_MASKED)
-        grad = np.empty_like(logits)
-        zeros = np.zeros(len(rows), np.int64)
-        loss = self.k["dense"].softmax_cross_entropy(logits, zeros, grad, grad)
+        grad = logits
+        loss = self.k["xent"].softmax_xent(grad, np.zeros(len(rows), np.int64), scale) * scale
         gy, gn = grad[:, :1], grad[:, 1:]
         dH[rows] = gy * Wy + gn @ Wn
         dW = np.empty_like(W)
@@ -405,7 +406,7 @@ class SASRecNet:
 
 def train_step(net: SASRecNet, grads_flat: np.ndarray, grads: dict, opt: dict[str, Any],
                ids: np.ndarray, targets: np.ndarray, n_negatives: int | None,
-               rng: np.random.RandomState) -> float:
+               rng: np.random.Generator) -> float:
     """One Adam step on a batch: forward, loss, backward, one fused update.
 
     Parameters
@@ -420,7 +421,7 @@ def train_step(net: SASRecNet, grads_flat: np.ndarray, grads: dict, opt: dict[st
     ids, targets : ndarray of shape (B, T), int64
         Left-padded inputs and next-item targets (-1 where none).
     n_negatives : int or None
-    rng : RandomState
+    rng : Generator
 
     Returns
     -------
