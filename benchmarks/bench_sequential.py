@@ -148,7 +148,7 @@ def run_rectools(train: pd.DataFrame, test: pd.DataFrame, users: np.ndarray, see
 def warm_up() -> float:
     t0 = time.perf_counter()
     tiny = make_interactions(60, 40, 900, kind="implicit", random_state=0, sequential=True)
-    SASRec(n_factors=8, epochs=1, early_stopping=False, random_state=0).fit(tiny[["user", "item", "timestamp"]])
+    SASRec(n_factors=8, max_iter=1, early_stopping=False, random_state=0).fit(tiny[["user", "item", "timestamp"]])
     ALS(n_factors=8, max_iter=1).fit(tiny[["user", "item"]])
     BPR(n_factors=8, max_iter=1).fit(tiny[["user", "item"]])
     return time.perf_counter() - t0
@@ -161,7 +161,7 @@ def movielens_section(variant: str, df: pd.DataFrame, peer: bool, quick: bool) -
           f"{df['item'].nunique():,} items; leave-last-out: {len(train):,} train, "
           f"{len(users):,} test users ({dropped} dropped: held-out item not in train)")
     rows = []
-    sas_kw = {"epochs": 3, "early_stopping": False} if quick else {}
+    sas_kw = {"max_iter": 3, "early_stopping": False} if quick else {}
     rows.append(run_maaskit("maaskit SASRec (defaults)", lambda: SASRec(random_state=0, **sas_kw),
                             train, test, users, ["user", "item", "timestamp"]))
     rows.append(run_maaskit("maaskit ALS (defaults)", lambda: ALS(random_state=0), train, test, users,
@@ -195,7 +195,7 @@ def scale_section(n_interactions: int, seed: int = 0) -> None:
     print(f"  generated in {time.perf_counter() - t0:.1f} s")
     frame = df[["user", "item", "timestamp"]]
     del df
-    model = SASRec(max_len=200, loss="sampled", epochs=1, early_stopping=False, random_state=seed)
+    model = SASRec(max_len=200, loss="sampled", max_iter=1, early_stopping=False, random_state=seed)
     t0 = time.perf_counter()
     model.fit(frame)
     total = time.perf_counter() - t0

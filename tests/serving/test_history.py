@@ -55,8 +55,8 @@ def served(tmp_path_factory):
 
     reg = Registry(tmp_path_factory.mktemp("registry"))
     models = {
-        "seq": SASRec(n_factors=8, max_len=4, epochs=2, early_stopping=False, random_state=0).fit(_sessions(False)),
-        "seqs": SASRec(n_factors=8, max_len=4, epochs=2, early_stopping=False, random_state=0).fit(_sessions(True)),
+        "seq": SASRec(n_factors=8, max_len=4, max_iter=2, early_stopping=False, random_state=0).fit(_sessions(False)),
+        "seqs": SASRec(n_factors=8, max_len=4, max_iter=2, early_stopping=False, random_state=0).fit(_sessions(True)),
         "films": Recommender("als", n_factors=4, max_iter=2, random_state=0).fit(_sessions(False)[["user", "item"]]),
     }
     for name, m in models.items():
