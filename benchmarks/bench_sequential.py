@@ -154,21 +154,26 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
-def movielens_section(variant: str, df: pd.DataFrame, peer: bool, quick: bool) -> list[dict]:
+def movielens_section(variant: str, df: pd.DataFrame, peer: bool, quick: bool,
+                      rows_wanted: set[str] | None = None) -> list[dict]:
     train, test, dropped = split(df)
     users = relevant_items_by_user(test)[0]
     print(f"\n== MovieLens {variant}: {len(df):,} interactions, {df['user'].nunique():,} users, "
           f"{df['item'].nunique():,} items; leave-last-out: {len(train):,} train, "
           f"{len(users):,} test users ({dropped} dropped: held-out item not in train)")
     rows = []
+    want = rows_wanted or {"sasrec", "als", "bpr", "rectools"}
     sas_kw = {"max_iter": 3, "early_stopping": False} if quick else {}
-    rows.append(run_maaskit("maaskit SASRec (defaults)", lambda: SASRec(random_state=0, **sas_kw),
-                            train, test, users, ["user", "item", "timestamp"]))
-    rows.append(run_maaskit("maaskit ALS (defaults)", lambda: ALS(random_state=0), train, test, users,
-                            ["user", "item"]))
-    rows.append(run_maaskit("maaskit BPR (defaults)", lambda: BPR(random_state=0), train, test, users,
-                            ["user", "item"]))
-    if peer:
+    if "sasrec" in want:
+        rows.append(run_maaskit("maaskit SASRec (defaults)", lambda: SASRec(random_state=0, **sas_kw),
+                                train, test, users, ["user", "item", "timestamp"]))
+    if "als" in want:
+        rows.append(run_maaskit("maaskit ALS (defaults)", lambda: ALS(random_state=0), train, test, users,
+                                ["user", "item"]))
+    if "bpr" in want:
+        rows.append(run_maaskit("maaskit BPR (defaults)", lambda: BPR(random_state=0), train, test, users,
+                                ["user", "item"]))
+    if peer and "rectools" in want:
         r = run_rectools(train, test, users, seed=0)
         if r is not None:
             rows.append(r)
@@ -177,7 +182,7 @@ def movielens_section(variant: str, df: pd.DataFrame, peer: bool, quick: bool) -
         print(f"  {r['model']:<28}{r['ndcg@10']:>9.4f}{r['hr@10']:>8.4f}{r['fit_s']:>9.1f}"
               f"{r.get('epochs', ''):>8}{r['recommend_s']:>10.2f}")
     peer_row = next((r for r in rows if r["model"].startswith("RecTools")), None)
-    if peer_row is not None:
+    if peer_row is not None and rows[0]["model"].startswith("maaskit SASRec"):
         ours = rows[0]
         print(f"  SASRec fit time ratio maaskit / RecTools: {ours['fit_s'] / peer_row['fit_s']:.3f} "
               f"(target <= 0.25); NDCG@10 ratio: {ours['ndcg@10'] / peer_row['ndcg@10']:.3f} (target >= 1)")
@@ -225,6 +230,8 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="skip RecTools")
     ap.add_argument("--no-scale", action="store_true", help="skip the scale section")
     ap.add_argument("--no-movielens", action="store_true", help="skip the MovieLens section")
+    ap.add_argument("--rows", default="sasrec,als,bpr,rectools",
+                    help="comma-separated MovieLens rows to run (default: all)")
     args = ap.parse_args()
     print(f"bench_sequential: {platform.platform()}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -236,7 +243,8 @@ def main() -> None:
                 where = "ml-100k/u.data" if variant == "100k" else "ml-1m/ratings.dat"
                 print(f"\n== MovieLens {variant}: skipped ({where} not found; set MAASKIT_DATA to a folder holding it)")
                 continue
-            movielens_section(variant, df, peer=not args.no_peer, quick=args.quick)
+            movielens_section(variant, df, peer=not args.no_peer, quick=args.quick,
+                              rows_wanted=set(args.rows.split(",")))
     if not args.no_scale:
         scale_section(args.scale)
 
