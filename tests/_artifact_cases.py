@@ -21,6 +21,7 @@ for _u in range(12):
     for _i in rng.choice(10, 4, replace=False):
         _rows.append((f"u{_u}", f"i{_i}", float(rng.randint(1, 6))))
 PLAYS = pd.DataFrame(_rows, columns=["user", "item", "rating"])
+TIMED = PLAYS.assign(timestamp=np.arange(len(PLAYS)))  # SASRec needs the order
 X = rng.randn(30, 4)
 YC = (X[:, 0] > 0).astype(int)
 Y3 = np.digitize(X[:, 1], [-0.5, 0.5])
@@ -42,7 +43,8 @@ def _fit(name: str):
     from maaskit.linear_model import LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
     from maaskit.neural_network import (
         CNNClassifier, CRNNClassifier, GAN, MLPClassifier, MLPRegressor, RNNClassifier, RNNRegressor, TransformerClassifier)
-    from maaskit.recommender import ALS, BPR, FeatureEncoder, HybridMF, MatrixFactorization, Popularity, Recommender, SVDpp
+    from maaskit.recommender import (ALS, BPR, FeatureEncoder, HybridMF, MatrixFactorization, Popularity, Recommender,
+                                     SASRec, SVDpp)
     from maaskit.svm import SVMClassifier
     from maaskit.text import DocumentVectorizer, SentimentClassifier, Word2Vec
 
@@ -53,6 +55,8 @@ def _fit(name: str):
         "MatrixFactorization": lambda: MatrixFactorization(n_factors=3, **small).fit(PLAYS),
         "SVDpp": lambda: SVDpp(n_factors=3, **small).fit(PLAYS),
         "Popularity": lambda: Popularity().fit(PLAYS),
+        "SASRec": lambda: SASRec(n_factors=4, n_blocks=1, max_len=3, max_iter=1, early_stopping=False,
+                                 random_state=0).fit(TIMED),
         "Recommender": lambda: Recommender("als", n_factors=3, **small).fit(PLAYS),
         # items i10, i11 are cold (features only); users get features as a (matrix, ids) tuple
         "HybridMF": lambda: HybridMF(n_factors=3, **small).fit(
@@ -92,7 +96,8 @@ def _fit(name: str):
     }[name]()
 
 
-CASES = ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "LinearRegression",
+CASES = ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "SASRec",
+         "LinearRegression",
          "LogisticRegression", "SGDClassifier", "SGDRegressor", "SVMClassifier", "RandomForestClassifier",
          "RandomForestRegressor", "MLPClassifier", "MLPRegressor", "CNNClassifier", "CRNNClassifier",
          "RNNClassifier", "RNNRegressor", "TransformerClassifier", "GAN", "Word2Vec", "DocumentVectorizer",
@@ -108,7 +113,9 @@ def fit(name: str):
 
 def use(name: str, est) -> None:
     """Call everything the model offers on small valid inputs."""
-    if name in ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender"):
+    if name == "SASRec":
+        est.recommend_history([["i1", "i2", "i9", "nope"], [], ["i3"] * 9], n=4, output="numpy")
+    if name in ("ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "SASRec"):
         users = ["u0", "u3", "u11", "nobody"]
         est.recommend(users, n=5, output="numpy")
         est.recommend(users, n=5, exclude_seen=False, output="numpy")

@@ -162,7 +162,7 @@ def recommend(model: str, user: str, n: int, registry: str | None) -> int:
 @click.option("--max-json-depth", type=int, default=32, show_default=True,
               help="nesting of a JSON body, checked before parsing (413)")
 @click.option("--max-history", type=int, default=10_000, show_default=True,
-              help="history length of one instance: characters of one text (413)")
+              help="history length of one instance: characters of one text, items of a posted history (413)")
 @click.option("--max-header-bytes", type=int, default=32 << 10, show_default=True,
               help="bytes of all request headers (431)")
 @click.option("--workers", type=int, default=2, show_default=True,

@@ -40,6 +40,7 @@ _ALLOW_LIST: dict[str, str] = {
     "maaskit.recommender.MatrixFactorization": "maaskit.recommender._mf",
     "maaskit.recommender.Popularity": "maaskit.recommender._popularity",
     "maaskit.recommender.Recommender": "maaskit.recommender._recommender",
+    "maaskit.recommender.SASRec": "maaskit.recommender._sasrec",
     "maaskit.recommender.SVDpp": "maaskit.recommender._svdpp",
     "maaskit.svm.SVMClassifier": "maaskit.svm._classifier",
     "maaskit.text.DocumentVectorizer": "maaskit.text._vectorizer",

@@ -227,6 +227,47 @@ class Client:
             body["items"] = items.tolist() if isinstance(items, np.ndarray) else list(items)
         return self._request("POST", "/v1/recommend", params=params, json=body)
 
+    def recommend_history(self, history: Any, *, model: str | None = None, n: int = 10,
+                          exclude_seen: bool = True, version: Any = None) -> dict:
+        """Top-``n`` next items for an item history (sequential models such as SASRec).
+
+        For an anonymous session, a new user, or plays newer than the model: the server
+        scores the history without refitting (``POST /v1/recommend``).
+
+        Parameters
+        ----------
+        history : sequence of str or int
+            Item ids, oldest first (at most the server's ``max_history``).
+        model : str, default=None
+            Model name (the server's default model when omitted).
+        n : int, default=10
+            How many items.
+        exclude_seen : bool, default=True
+            Leave out the items of the history.
+        version : int or str, default=None
+            Version or alias (``None``: production alias, else latest).
+
+        Returns
+        -------
+        answer : dict
+            ``{"model", "version", "items", "scores", "fallback", "unknown_items"}`` (and
+            ``"popularity"`` on a fallback answer, whose scores are null; and ``"note"`` when an
+            item's type is why it is unknown). ``unknown_items`` counts the ids the model does
+            not know, which are dropped; ``fallback`` is true when none is known and the most
+            popular items came back.
+
+        Raises
+        ------
+        ServiceError
+            400 ``unsupported`` when the model is not sequential, 413 past ``max_history``.
+        """
+        if isinstance(history, (str, bytes)) or not hasattr(history, "__len__"):
+            raise TypeError(f"Client.recommend_history: history must be a sequence of item ids; "
+                            f"got {type(history).__name__}.")
+        items = np.asarray(history).tolist() if isinstance(history, np.ndarray) else list(history)
+        return self._request("POST", "/v1/recommend", params=_model_params({}, model, version),
+                             json={"history": items, "n": n, "exclude_seen": exclude_seen})
+
     def similar(self, item_id: Any, *, model: str | None = None, n: int = 10, version: Any = None) -> dict:
         """The ``n`` items most similar to one item.
 

@@ -173,3 +173,97 @@ def test_default_catalogue():
     pd.testing.assert_frame_equal(ratings, again_ratings)
     pd.testing.assert_frame_equal(items, again_items)
     assert not load_default_catalogue(random_state=1)[0].equals(ratings)
+
+
+# --- sequential structure ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sequential_log():
+    return make_interactions(1_000, 1_500, 40_000, random_state=0, return_items=True, sequential=True)
+
+
+def _histories(df, shuffle_seed=None):
+    """(user, item) of each history in time order, or shuffled within users."""
+    key = df["timestamp"].to_numpy()
+    if shuffle_seed is not None:
+        key = np.random.default_rng(shuffle_seed).random(len(df))
+    order = np.lexsort((key, df["user"].to_numpy()))
+    return df["user"].to_numpy()[order], df["item"].to_numpy()[order]
+
+
+def _next_in_series_rate(df, items, shuffle_seed=None):
+    """Among consecutive plays whose first item has a next part, how often it comes next."""
+    user, item = _histories(df, shuffle_seed)
+    same = user[1:] == user[:-1]
+    cur, nxt = item[:-1][same], item[1:][same]
+    last_part = items.groupby("series")["part"].transform("max").to_numpy()
+    has_next = items["part"].to_numpy() < last_part
+    m = has_next[cur]
+    return float(np.mean(nxt[m] == cur[m] + 1)), int(m.sum())
+
+
+def test_sequential_contract(sequential_log):
+    df, items = sequential_log
+    assert len(df) == 40_000 and not df.duplicated(["user", "item"]).any()
+    assert list(df.columns) == ["user", "item", "rating", "timestamp"]
+    assert df["timestamp"].is_monotonic_increasing
+    assert df["timestamp"].between(1_577_836_800, 1_577_836_800 + 3 * 365 * 86_400 + 1_500).all()
+    # time orders each history without ties
+    assert not df.duplicated(["user", "timestamp"]).any()
+    assert list(items.columns) == ["item", "title", "genres", "series", "part"]
+    # a series is a contiguous id range, its parts numbered from 0, one primary genre
+    first = items.groupby("series")["item"].transform("min")
+    assert (items["part"] == items["item"] - first).all()
+    assert items["series"].is_monotonic_increasing and items["series"].nunique() < 0.6 * len(items)
+    primary = items["genres"].str.split("|").str[0]
+    assert (primary.groupby(items["series"]).nunique() == 1).all()
+    assert primary.nunique() == 8
+    # the default call draws no sequential randomness: same output as before the option
+    plain = make_interactions(1_000, 1_500, 40_000, random_state=0)
+    assert not plain.equals(df)
+    pd.testing.assert_frame_equal(plain, make_interactions(1_000, 1_500, 40_000, random_state=0,
+                                                           sequential=False))
+
+
+def test_sequential_series_are_watched_in_order(sequential_log):
+    df, items = sequential_log
+    rate, n = _next_in_series_rate(df, items)
+    shuffled, _ = _next_in_series_rate(df, items, shuffle_seed=0)
+    # chance would be about 1 / 1,500; within-user shuffling keeps the item sets
+    assert n > 5_000 and rate > 0.6 and shuffled < 0.05
+    plain = make_interactions(1_000, 1_500, 40_000, random_state=0)
+    user, item = _histories(plain)
+    same = user[1:] == user[:-1]
+    assert np.mean(item[1:][same] == item[:-1][same] + 1) < 0.01
+
+
+def _early_late_genre_distance(df, items, shuffle_seed=None):
+    """Mean total-variation distance between the genre mix of the first and last third of
+    each long history (one count per series, so binge runs do not weigh)."""
+    user, item = _histories(df, shuffle_seed)
+    genre = items["genres"].str.split("|").str[0].astype("category").cat.codes.to_numpy()
+    frame = pd.DataFrame({"user": user, "series": items["series"].to_numpy()[item],
+                          "genre": genre[item]}).drop_duplicates(["user", "series"])
+    size = frame.groupby("user")["genre"].transform("size").to_numpy()
+    frame = frame[size >= 30]
+    pos = frame.groupby("user").cumcount().to_numpy() / size[size >= 30]
+    hist = []
+    for part in (frame[pos < 1 / 3], frame[pos >= 2 / 3]):
+        h = pd.crosstab(part["user"], part["genre"]).reindex(columns=range(genre.max() + 1), fill_value=0)
+        hist.append(h.div(h.sum(axis=1), axis=0))
+    return float(0.5 * (hist[0] - hist[1]).abs().sum(axis=1).mean()), len(hist[0])
+
+
+def test_sequential_tastes_drift(sequential_log):
+    df, items = sequential_log
+    ordered, n_users = _early_late_genre_distance(df, items)
+    shuffled, _ = _early_late_genre_distance(df, items, shuffle_seed=0)
+    assert n_users > 100
+    assert ordered > shuffled + 0.2  # early and late genre mixes differ beyond sampling noise
+
+
+def test_sequential_small_catalogue_and_errors():
+    df, items = make_interactions(5, 4, 12, n_genres=4, random_state=0, return_items=True,
+                                  sequential=True)
+    assert len(df) == 12 and items["genres"].str.split("|").str[0].nunique() == 4
+    with pytest.raises(ValueError, match="make_interactions: sequential must be a bool; got 1"):
+        make_interactions(10, 10, 20, sequential=1)

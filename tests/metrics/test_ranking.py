@@ -9,6 +9,7 @@ from sklearn.metrics import ndcg_score
 
 from maaskit.metrics import (
     coverage,
+    hr_at_k,
     map_at_k,
     ndcg_at_k,
     precision_at_k,
@@ -26,7 +27,7 @@ def _missing(x):
 
 
 def naive_metrics(y_true, y_pred, k, mask=None):
-    out = {"precision": [], "recall": [], "ndcg": [], "map": []}
+    out = {"precision": [], "recall": [], "hr": [], "ndcg": [], "map": []}
     for u, rel in enumerate(y_true):
         rel = set(rel)
         if not rel:
@@ -41,6 +42,7 @@ def naive_metrics(y_true, y_pred, k, mask=None):
         n_hit = sum(hits)
         out["precision"].append(n_hit / k)
         out["recall"].append(n_hit / len(rel))
+        out["hr"].append(float(n_hit > 0))
         dcg = sum(h / math.log2(j + 2) for j, h in enumerate(hits))
         idcg = sum(1 / math.log2(j + 2) for j in range(min(k, len(rel))))
         out["ndcg"].append(dcg / idcg)
@@ -55,7 +57,8 @@ def naive_metrics(y_true, y_pred, k, mask=None):
     return {key: sum(v) / len(v) for key, v in out.items()}
 
 
-FUNCS = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k, "map": map_at_k}
+FUNCS = {"precision": precision_at_k, "recall": recall_at_k, "hr": hr_at_k, "ndcg": ndcg_at_k,
+         "map": map_at_k}
 
 
 # ---------------------------------------------------------------------------------------
@@ -82,7 +85,7 @@ def test_perfect_and_zero():
     assert recall_at_k(y_true, perfect, k=3) == pytest.approx(1.0)
     none = [[4, 5, 6], [7, 8, 9]]
     assert ranking_metrics(y_true, none, k=3) == {
-        "precision@3": 0.0, "recall@3": 0.0, "ndcg@3": 0.0, "map@3": 0.0,
+        "precision@3": 0.0, "recall@3": 0.0, "hr@3": 0.0, "ndcg@3": 0.0, "map@3": 0.0,
     }
 
 
@@ -223,6 +226,7 @@ def test_ranking_metrics_with_coverage_matches_single_functions():
     got = ranking_metrics(y_true, y_pred, k=5, n_items=30)
     assert got["precision@5"] == precision_at_k(y_true, y_pred, k=5)
     assert got["recall@5"] == recall_at_k(y_true, y_pred, k=5)
+    assert got["hr@5"] == hr_at_k(y_true, y_pred, k=5)
     assert got["ndcg@5"] == ndcg_at_k(y_true, y_pred, k=5)
     assert got["map@5"] == map_at_k(y_true, y_pred, k=5)
     assert got["coverage@5"] == coverage(y_pred, 30, k=5)
@@ -265,3 +269,84 @@ def test_handles_100k_users():
     out = ranking_metrics(rel, y_pred, k=10)
     # random guesses among 5,000 items: about 10/5,000 of them hit
     assert 0 <= out["precision@10"] < 0.01
+
+
+# ---------------------------------------------------------------------------------------
+# Leave-one-out, full ranking: HR@k and NDCG@k against a hand computation
+# ---------------------------------------------------------------------------------------
+def _full_ranking_topk(scores, seen, k):
+    """Top-k over the whole catalogue with each user's seen items filtered out."""
+    masked = np.where(seen, -np.inf, scores)
+    return np.argsort(-masked, axis=1, kind="stable")[:, :k]
+
+
+def test_leave_one_out_hand_computed():
+    # 3 users, 6 items; one held-out item per user.
+    scores = np.array([[0.9, 0.1, 0.8, 0.3, 0.2, 0.0],
+                       [0.5, 0.9, 0.8, 0.7, 0.1, 0.2],
+                       [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
+    seen = np.zeros((3, 6), dtype=bool)
+    seen[0, [0]] = seen[1, [1]] = seen[2, [5]] = True
+    held_out = [[2], [0], [0]]
+    # user 0: unseen ranking 2, 3, 4, 1, 5 -> item 2 at position 1
+    # user 1: unseen ranking 2, 3, 0, ... -> item 0 at position 3
+    # user 2: unseen ranking 4, 3, 2, 1, 0 -> item 0 at position 5
+    top = _full_ranking_topk(scores, seen, 5)
+    assert top.tolist() == [[2, 3, 4, 1, 5], [2, 3, 0, 5, 4], [4, 3, 2, 1, 0]]
+    assert hr_at_k(held_out, top, k=1) == pytest.approx(1 / 3)
+    assert hr_at_k(held_out, top, k=2) == pytest.approx(1 / 3)
+    assert hr_at_k(held_out, top, k=3) == pytest.approx(2 / 3)
+    assert hr_at_k(held_out, top, k=5) == pytest.approx(1.0)
+    assert ndcg_at_k(held_out, top, k=2) == pytest.approx(1 / 3)
+    assert ndcg_at_k(held_out, top, k=3) == pytest.approx((1 + 1 / math.log2(4)) / 3)
+    assert ndcg_at_k(held_out, top, k=5) == pytest.approx(
+        (1 + 1 / math.log2(4) + 1 / math.log2(6)) / 3)
+    # one held-out item: HR@k is recall@k
+    assert hr_at_k(held_out, top, k=3) == recall_at_k(held_out, top, k=3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 15))
+def test_leave_one_out_matches_rank_formula(seed, k):
+    # The papers' formula: with r the 0-based rank of the held-out item among the items
+    # the user has not seen, HR@k = mean(r < k) and NDCG@k = mean([r < k] / log2(r + 2)).
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 40, 30
+    scores = rng.permutation(n_users * n_items).reshape(n_users, n_items).astype(float)
+    seen = rng.random((n_users, n_items)) < 0.3
+    target = np.array([rng.choice(np.flatnonzero(~row)) if (~row).any() else -1 for row in seen])
+    seen[target < 0, 0] = False
+    target[target < 0] = 0
+    t_score = scores[np.arange(n_users), target]
+    rank = ((scores > t_score[:, None]) & ~seen).sum(axis=1)
+    top = _full_ranking_topk(scores, seen, k)
+    held_out = [[t] for t in target]
+    assert hr_at_k(held_out, top, k=k) == pytest.approx(np.mean(rank < k))
+    assert ndcg_at_k(held_out, top, k=k) == pytest.approx(np.mean((rank < k) / np.log2(rank + 2)))
+
+
+def test_leave_last_out_with_a_recommender_hand_computed():
+    from maaskit.model_selection import leave_last_out
+    from maaskit.recommender import Popularity
+
+    # Train (all but each user's latest play) makes item counts a=5, b=4, c=3, d=2, e=1.
+    train_sets = {1: "abc", 2: "abd", 3: "abc", 4: "ac", 5: "abd", 6: "e"}
+    latest = {1: "d", 2: "e", 3: "d", 4: "e", 5: "e", 6: "a"}
+    rows = [(u, latest[u], 100) for u in train_sets]  # the latest play comes first in the rows
+    rows += [(u, it, t) for u, s in train_sets.items() for t, it in enumerate(s)]
+    plays = pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+    train, valid, test = leave_last_out(plays, n_valid=0)
+    assert valid.empty and test.set_index("user")["item"].to_dict() == latest
+    model = Popularity().fit(train[["user", "item"]])
+    users, truth = relevant_items_by_user(test)
+    top, _ = model.recommend(users, n=2, exclude_seen=True, output="numpy")
+    # The two most popular unseen items: 1: d e (hit at 1), 2: c e (hit at 2), 3: d e (1),
+    # 4: b d (miss), 5: c e (2), 6: a b (1).
+    assert top.tolist() == [list("de"), list("ce"), list("de"), list("bd"), list("ce"), list("ab")]
+    assert hr_at_k(truth, top, k=1) == pytest.approx(3 / 6)
+    assert hr_at_k(truth, top, k=2) == pytest.approx(5 / 6)
+    assert ndcg_at_k(truth, top, k=2) == pytest.approx((3 + 2 / math.log2(3)) / 6)
+    # the model-selection scorer takes the same path
+    from maaskit.metrics import get_scorer
+
+    assert get_scorer("hr@2")(model, test[["user", "item"]]) == pytest.approx(5 / 6)

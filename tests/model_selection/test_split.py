@@ -4,10 +4,12 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
+from maaskit.exceptions import ValidationError
 from maaskit.model_selection import (
     InteractionKFold,
     filter_test_to_train,
     leave_last_n_out,
+    leave_last_out,
     per_user_split,
     random_split,
 )
@@ -161,6 +163,73 @@ def test_leave_last_n_out_array_and_errors():
         leave_last_n_out(arr[:, :3])
     with pytest.raises(ValueError, match="leave_last_n_out: n must be an int >= 1; got 0"):
         leave_last_n_out(arr, n=0)
+
+
+# --- leave_last_out --------------------------------------------------------------------
+def _by_hand(data, n_valid, min_train):
+    """Per user, sort by time with a stable sort, then peel the tail off one by one."""
+    train, valid, test = [], [], []
+    for _, g in data.groupby("user", sort=False):
+        g = g.sort_values("timestamp", kind="stable")
+        idx = list(g.index)
+        if len(idx) > min_train:
+            test.append(idx.pop())
+            for _ in range(min(n_valid, len(idx) - min_train)):
+                valid.append(idx.pop())
+        train += idx
+    return [data.loc[data.index.isin(part)] for part in (train, valid, test)]
+
+
+@pytest.mark.parametrize("n_valid, min_train", [(1, 1), (0, 1), (2, 3), (1, 0)])
+def test_leave_last_out_matches_hand_split(df, n_valid, min_train):
+    data = df.assign(timestamp=df["timestamp"] // 50_000)  # many ties within a user
+    parts = leave_last_out(data, n_valid=n_valid, min_train=min_train)
+    for got, want in zip(parts, _by_hand(data, n_valid, min_train)):
+        pd.testing.assert_frame_equal(got, want)
+    train, valid, test = parts
+    _assert_partition(data, train, pd.concat([valid, test]).sort_index())
+    assert test["user"].is_unique
+    assert valid.empty or valid.groupby("user").size().max() <= n_valid
+    # per user: train <= valid <= test in time
+    t = {name: part.groupby("user")["timestamp"] for name, part in zip("tvs", parts)}
+    assert (t["s"].min() >= t["v"].max().reindex(t["s"].min().index).fillna(-1)).all()
+    assert (t["v"].min() >= t["t"].max().reindex(t["v"].min().index)).all()
+
+
+def test_leave_last_out_ties_history_rules_and_types():
+    data = pd.DataFrame({"user": ["a"] * 4 + ["b"] * 2 + ["c"],
+                         "item": [1, 2, 3, 4, 5, 6, 7],
+                         "timestamp": [5, 5, 1, 5, 2, 2, 0]})
+    train, valid, test = leave_last_out(data)
+    # a: t=5 three times: rows keep their order, so item 4 is last and 2 before it;
+    # b (2 interactions) gives a test item but no validation one; c (1) stays in train.
+    assert test["item"].tolist() == [4, 6] and valid["item"].tolist() == [2]
+    assert train["item"].tolist() == [1, 3, 5, 7]
+    dates = data.assign(timestamp=pd.to_datetime(data["timestamp"], unit="D"))
+    assert [p["item"].tolist() for p in leave_last_out(dates)] == [[1, 3, 5, 7], [2], [4, 6]]
+    arr = np.array([[1, 1, 4.0, 10], [1, 2, 3.0, 20], [1, 3, 3.0, 15], [2, 1, 5.0, 5]])
+    train, valid, test = leave_last_out(arr)
+    assert test[:, 1].tolist() == [2] and valid[:, 1].tolist() == [3] and train[:, 1].tolist() == [1, 1]
+    train, valid, test = leave_last_out(data, n_valid=0)
+    assert valid.empty and list(valid.columns) == list(data.columns) and len(test) == 2
+
+
+@pytest.mark.parametrize("data, kwargs, match", [
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2]}), {}, r"leave_last_out: data must have columns \['user', 'item', 'timestamp'\] \(sort-based splits need event times\)"),
+    (np.array([[1, 1, 4.0], [1, 2, 3.0]]), {}, "leave_last_out: an array must have 4 columns"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": [1.0, np.nan]}), {}, "timestamp must be finite"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": pd.to_datetime([1, None])}), {}, "must not be missing; got NaT"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": ["x", "y"]}), {}, "timestamp must be numeric or datetime"),
+    (pd.DataFrame({"user": [1, 2], "item": [1, 2], "timestamp": [1, 2]}), {}, r"a user with more than min_train=1 interactions.*got at most 1"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": [1, 2]}), {"n_valid": -1}, "n_valid must be an int >= 0; got -1"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": [1, 2]}), {"n_valid": True}, "n_valid must be an int >= 0; got True"),
+    (pd.DataFrame({"user": [1, 1], "item": [1, 2], "timestamp": [1, 2]}), {"min_train": 1.5}, "min_train must be an int >= 0; got 1.5"),
+    (pd.DataFrame({"user": [1.0, np.nan], "item": [1, 2], "timestamp": [1, 2]}), {}, "user ids must not be missing"),
+])
+def test_leave_last_out_errors(data, kwargs, match):
+    data_error = "n_valid" not in kwargs and "min_train" not in kwargs and "more than" not in match
+    with pytest.raises(ValidationError if data_error else ValueError, match=match):
+        leave_last_out(data, **kwargs)
 
 
 # --- filter_test_to_train --------------------------------------------------------------

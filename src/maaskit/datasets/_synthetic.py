@@ -14,6 +14,19 @@ rises with the user-item affinity (the cosine of their latent vectors). So who i
 with what depends on both popularity and taste, and a matrix-factorisation model beats a
 popularity baseline on it. Explicit ratings come from the same affinity plus biases and
 noise.
+
+With ``sequential=True`` the log also has an order that a sequential model can learn:
+
+* items come in *series* (contiguous id ranges of one genre, e.g. a show's episodes or a
+  film and its sequels) whose later parts are less popular and close in taste space;
+* a user who picks a series item goes on to the next ones, in order, with probability
+  ``_BINGE`` per step (a geometric run, stopped at the end of the series);
+* each user has a starting and an ending taste; a pick made at relative time ``tau`` in
+  ``[0, 1]`` of the user's history follows the starting taste with probability
+  ``1 - tau`` and the ending one with probability ``tau`` (and the affinity that decides
+  whether it is kept interpolates the two latent vectors), so tastes drift;
+* each user's history is ordered by ``tau`` (a run stays together, in series order), and
+  the timestamps are strictly increasing along it.
 """
 
 from __future__ import annotations
@@ -53,6 +66,11 @@ _COS_FULL = 0.6  # affinity from which a drawn item is always kept
 _PREF_ROUNDS = 4  # preference-sampling rounds before the uniform fallback
 _UNIFORM_ROUNDS = 2
 _CHUNK = 500_000  # interactions generated per chunk of users (bounds memory)
+# Sequential structure (sequential=True only).
+_SERIES_P = 0.35  # series lengths ~ Geometric(_SERIES_P): mean ~2.9, 35% stand-alone items
+_SERIES_MAX = 12
+_SEQUEL_DECAY = 0.6  # popularity of part p of a series: head's popularity * _SEQUEL_DECAY ** p
+_BINGE = 0.8  # probability of going on to the next part of a series
 
 
 def _check_int(value: object, name: str, low: int, func: str = "make_interactions") -> int:
@@ -84,7 +102,7 @@ class _World:
     """The latent ground truth of one synthetic catalogue (internal)."""
 
     def __init__(self, rng: np.random.Generator, n_users: int, n_items: int, n_factors: int,
-                 n_genres: int, popularity_skew: float) -> None:
+                 n_genres: int, popularity_skew: float, sequential: bool = False) -> None:
         scale = 1.0 / np.sqrt(n_factors)
         centroids = rng.normal(scale=scale, size=(n_genres, n_factors))
         share = np.sort(rng.dirichlet(np.full(n_genres, 3.0)))[::-1]
@@ -107,12 +125,26 @@ class _World:
         p = theta @ centroids + rng.normal(scale=0.35 * scale, size=(n_users, n_factors))
         self.n_items = n_items
         self.n_genres = n_genres
+        self.activity = rng.lognormal(0.0, 1.0, size=n_users)
+        # Everything below that draws from rng runs only with sequential=True, so the
+        # default output is unchanged.
+        self.sequential = sequential
+        self.P1 = self.theta1_cdf = self.p0_dot_p1 = None
+        self.series = self.position = self.parts_left = None
+        if sequential:
+            primary, secondary, q, pop = self._make_series(rng, primary, secondary, q, pop, scale)
+            theta1 = rng.dirichlet(np.maximum(2.0 * share, 1e-3), size=n_users)
+            p1 = theta1 @ centroids + rng.normal(scale=0.35 * scale, size=(n_users, n_factors))
+            self.P1 = (p1 / np.linalg.norm(p1, axis=1, keepdims=True)).astype(np.float32)
+            self.theta1_cdf = np.cumsum(theta1, axis=1)
+            self.theta1_cdf /= self.theta1_cdf[:, -1:]
         self.primary = primary
         self.secondary = secondary
         self.pop = pop
         self.P = (p / np.linalg.norm(p, axis=1, keepdims=True)).astype(np.float32)
         self.Q = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
-        self.activity = rng.lognormal(0.0, 1.0, size=n_users)
+        if sequential:
+            self.p0_dot_p1 = np.einsum("ij,ij->i", self.P, self.P1).astype(np.float64)
         # Sampling tables: the users' genre CDFs, and one alias table per genre (primary
         # genre) plus one over the whole catalogue (group n_genres), for O(1) draws.
         self.theta_cdf = np.cumsum(theta, axis=1)
@@ -132,26 +164,64 @@ class _World:
         self.alias_item = members[alias]
         self.members = members
 
-    def draw_items(self, rng: np.random.Generator, users: np.ndarray, uniform: bool) -> np.ndarray:
+    def _make_series(self, rng: np.random.Generator, primary: np.ndarray, secondary: np.ndarray,
+                     q: np.ndarray, pop: np.ndarray, scale: float) -> tuple[np.ndarray, ...]:
+        """Group the items into series: contiguous id ranges sharing the head's genres."""
+        n_items, n_genres = len(primary), self.n_genres
+        lengths = np.minimum(rng.geometric(_SERIES_P, size=n_items), _SERIES_MAX)
+        lengths = lengths[: int(np.searchsorted(np.cumsum(lengths), n_items)) + 1]
+        lengths[-1] -= int(lengths.sum()) - n_items
+        if len(lengths) < n_genres:  # tiny catalogue: every genre needs a series of its own
+            lengths = np.ones(n_items, dtype=np.int64)
+        heads = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        series = np.repeat(np.arange(len(lengths)), lengths)
+        head = heads[series]
+        # Every genre keeps at least one item: give n_genres random series one genre each.
+        head_genre = primary[heads]
+        head_genre[rng.permutation(len(heads))[:n_genres]] = np.arange(n_genres)
+        primary = head_genre[series]
+        secondary = secondary[head]
+        secondary[secondary == primary] = -1
+        position = np.arange(n_items) - head
+        q = q[head] + rng.normal(scale=0.15 * scale, size=q.shape)
+        pop = pop[head] * _SEQUEL_DECAY ** position
+        self.series = series
+        self.position = position
+        self.parts_left = (lengths[series] - 1 - position).astype(np.int64)
+        return primary, secondary, q, pop
+
+    def draw_items(self, rng: np.random.Generator, users: np.ndarray, uniform: bool,
+                   tau: np.ndarray | None = None) -> np.ndarray:
         m = len(users)
         if uniform:
             return rng.integers(0, self.n_items, size=m)
         group = np.full(m, self.n_genres, dtype=np.int64)  # explore: whole catalogue
         taste = np.flatnonzero(rng.random(m) >= _EXPLORE)
         u = users[taste]
+        # With drift, a pick at time tau follows the ending taste with probability tau.
+        late = rng.random(len(u)) < tau[taste] if tau is not None else None
         # Genre by the user's taste: compare one uniform draw with the user's genre CDF.
         step = max(1, (1 << 22) // self.n_genres)
         for lo in range(0, len(u), step):
             r = rng.random(min(step, len(u) - lo))
             cdf = self.theta_cdf[u[lo:lo + step]]
+            if late is not None:
+                cdf = np.where(late[lo:lo + step, None], self.theta1_cdf[u[lo:lo + step]], cdf)
             group[taste[lo:lo + step]] = (cdf < r[:, None]).sum(axis=1)
         np.minimum(group, self.n_genres, out=group)
         # Item of that group by popularity (alias method).
         slot = self.group_start[group] + (rng.random(m) * self.group_size[group]).astype(np.int64)
         return np.where(rng.random(m) < self.alias_prob[slot], self.members[slot], self.alias_item[slot])
 
-    def affinity(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return np.einsum("ij,ij->i", self.P[users], self.Q[items]).astype(np.float64)
+    def affinity(self, users: np.ndarray, items: np.ndarray, tau: np.ndarray | None = None) -> np.ndarray:
+        a0 = np.einsum("ij,ij->i", self.P[users], self.Q[items]).astype(np.float64)
+        if tau is None:
+            return a0
+        # cosine with the drifting taste (1 - tau) * P + tau * P1
+        a1 = np.einsum("ij,ij->i", self.P1[users], self.Q[items]).astype(np.float64)
+        w0, w1 = 1.0 - tau, tau
+        norm = np.sqrt(np.maximum(w0 * w0 + w1 * w1 + 2.0 * w0 * w1 * self.p0_dot_p1[users], 1e-12))
+        return (w0 * a0 + w1 * a1) / norm
 
 
 def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,12 +266,18 @@ def _isin_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _sample_chunk(rng: np.random.Generator, world: _World, users: np.ndarray,
-                  quota: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``quota[j]`` distinct items for each ``users[j]``; return (user, item, cos)."""
+                  quota: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Draw ``quota[j]`` distinct items for each ``users[j]``.
+
+    Returns ``(user, item, cos)``, and with a sequential world also ``(tau, part)``: the
+    relative time of each pick and its place in its run (0 for the picked item, 1 for the
+    next part of the series the user went on to, ...).
+    """
     n_items = world.n_items
+    seq = world.sequential
     need = quota.copy()
     seen = np.empty(0, dtype=np.int64)  # sorted keys local_user * n_items + item
-    out_u, out_i, out_c = [], [], []
+    out_u, out_i, out_c, out_t, out_r = [], [], [], [], []
     draws_per_hit = 2.0  # draws needed per new distinct item, learnt round by round
     for rnd in range(_PREF_ROUNDS + _UNIFORM_ROUNDS):
         active = np.flatnonzero(need > 0)
@@ -215,17 +291,28 @@ def _sample_chunk(rng: np.random.Generator, world: _World, users: np.ndarray,
         n_draw = np.ceil(need[active] * factor).astype(np.int64) + 1
         loc = np.repeat(active, n_draw)
         n_drawn = len(loc)
-        items = world.draw_items(rng, users[loc], uniform)
-        cos = world.affinity(users[loc], items)
+        tau = rng.random(n_drawn) if seq else None
+        items = world.draw_items(rng, users[loc], uniform, tau)
+        cos = world.affinity(users[loc], items, tau)
+        part = None
         if not uniform:
             keep = rng.random(n_drawn) < np.exp(_BETA * (cos - _COS_FULL))
             loc, items, cos = loc[keep], items[keep], cos[keep]
+            if seq:
+                tau = tau[keep]
+                loc, items, cos, tau, part = _binge(rng, world, users, loc, items, tau)
+        if seq and part is None:
+            part = np.zeros(len(loc), dtype=np.int64)
         keys = loc * n_items + items
         fresh = ~_isin_sorted(keys, seen)
         loc, items, cos, keys = loc[fresh], items[fresh], cos[fresh], keys[fresh]
+        if seq:
+            tau, part = tau[fresh], part[fresh]
         _, first = np.unique(keys, return_index=True)
         first.sort()  # keep draw order: random within each user, users stay grouped
         loc, items, cos, keys = loc[first], items[first], cos[first], keys[first]
+        if seq:
+            tau, part = tau[first], part[first]
         if not uniform:
             draws_per_hit = n_drawn / max(len(loc), 1)
         rank = np.arange(len(loc)) - np.searchsorted(loc, loc, side="left")
@@ -236,17 +323,43 @@ def _sample_chunk(rng: np.random.Generator, world: _World, users: np.ndarray,
         out_u.append(loc)
         out_i.append(items)
         out_c.append(cos)
+        if seq:
+            out_t.append(tau[take])
+            out_r.append(part[take])
     # Exact fill for the rare users whose quota is close to the catalogue size.
     for j in np.flatnonzero(need > 0):
         lo, hi = np.searchsorted(seen, [j * n_items, (j + 1) * n_items])
         free = np.setdiff1d(np.arange(n_items), seen[lo:hi] - j * n_items, assume_unique=True)
         items = rng.choice(free, size=int(need[j]), replace=False)
         loc = np.full(len(items), j, dtype=np.int64)
+        tau = rng.random(len(items)) if seq else None
         out_u.append(loc)
         out_i.append(items)
-        out_c.append(world.affinity(users[loc], items))
+        out_c.append(world.affinity(users[loc], items, tau))
+        if seq:
+            out_t.append(tau)
+            out_r.append(np.zeros(len(items), dtype=np.int64))
     loc = np.concatenate(out_u)
-    return users[loc], np.concatenate(out_i), np.concatenate(out_c)
+    out = (users[loc], np.concatenate(out_i), np.concatenate(out_c))
+    if seq:
+        out += (np.concatenate(out_t), np.concatenate(out_r))
+    return out
+
+
+def _binge(rng: np.random.Generator, world: _World, users: np.ndarray, loc: np.ndarray,
+           items: np.ndarray, tau: np.ndarray) -> tuple[np.ndarray, ...]:
+    """After each kept pick, the next parts of its series, in order, right behind it.
+
+    The run length is geometric (go on with probability ``_BINGE``), cut at the end of the
+    series. The parts share their pick's time ``tau``, so they stay together when the
+    history is ordered.
+    """
+    more = np.minimum(rng.geometric(1.0 - _BINGE, size=len(items)) - 1, world.parts_left[items])
+    reps = 1 + more
+    part = np.arange(int(reps.sum()), dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+    loc, tau = np.repeat(loc, reps), np.repeat(tau, reps)
+    items = np.repeat(items, reps) + part  # the parts of a series have consecutive ids
+    return loc, items, world.affinity(users[loc], items, tau), tau, part
 
 
 def make_interactions(
@@ -260,6 +373,7 @@ def make_interactions(
     noise: float = 0.5,
     random_state: int | np.random.Generator | None = None,
     return_items: bool = False,
+    sequential: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Generate a realistic, learnable synthetic interaction log.
 
@@ -278,8 +392,15 @@ def make_interactions(
     the catalogue), the remainder is filled with items drawn uniformly among those the
     user has not interacted with yet.
 
+    With ``sequential=True`` the order of each user's history carries signal too: items
+    come in series that users watch in order (part ``i`` followed by part ``i + 1``), and
+    tastes drift from a starting to an ending genre mix over each user's history (see the
+    module docstring). That is what next-item models such as
+    :class:`~maaskit.recommender.SASRec` learn and matrix factorisation cannot.
+
     Generation is vectorized and runs in chunks of users, so memory stays bounded: 10M
-    interactions over 200k users and 50k items take on the order of ten seconds.
+    interactions over 200k users and 50k items take on the order of ten seconds (about
+    twice that with ``sequential=True``).
 
     Parameters
     ----------
@@ -307,17 +428,24 @@ def make_interactions(
         Seed for reproducible output.
     return_items : bool, default=False
         Also return the item table.
+    sequential : bool, default=False
+        Add sequential structure: series watched in order and drifting tastes, with
+        timestamps strictly increasing along each user's history. ``False`` gives exactly
+        the output of earlier versions for the same seed.
 
     Returns
     -------
     interactions : pandas.DataFrame
         Columns ``user`` (int64), ``item`` (int64), ``rating`` (float64) and
         ``timestamp`` (int64 unix seconds, between 2020 and 2023), sorted by timestamp
-        (each user is active from a sign-up time onwards).
+        (each user is active from a sign-up time onwards). With ``sequential=True``, a
+        user's timestamps are distinct, so ordering by time gives their history.
     items : pandas.DataFrame
         Only when ``return_items=True``: columns ``item`` (int64), ``title`` (e.g.
         ``"Title 17"``) and ``genres`` (primary genre first, joined by ``"|"``), one row
-        per item in id order.
+        per item in id order. With ``sequential=True`` also ``series`` (int64, the
+        series id) and ``part`` (int64, 0 for a series' first item, 1 for the next...);
+        the parts of a series have consecutive item ids.
 
     Raises
     ------
@@ -336,6 +464,10 @@ def make_interactions(
     True
     >>> bool(df.duplicated(["user", "item"]).any())
     False
+    >>> seq, items = make_interactions(n_users=50, n_items=40, n_interactions=600,
+    ...                                random_state=0, sequential=True, return_items=True)
+    >>> list(items.columns)
+    ['item', 'title', 'genres', 'series', 'part']
     """
     func = "make_interactions"
     n_users = _check_int(n_users, "n_users", 1)
@@ -357,9 +489,11 @@ def make_interactions(
         raise ValueError(f"{func}: noise must be a finite float >= 0; got {noise!r}.")
     if kind not in ("explicit", "implicit"):
         raise ValueError(f"{func}: kind must be 'explicit' or 'implicit'; got {kind!r}.")
+    if not isinstance(sequential, (bool, np.bool_)):
+        raise ValueError(f"{func}: sequential must be a bool; got {sequential!r}.")
     rng = _check_rng(random_state, func)
 
-    world = _World(rng, n_users, n_items, n_factors, n_genres, popularity_skew)
+    world = _World(rng, n_users, n_items, n_factors, n_genres, popularity_skew, bool(sequential))
     # No user takes more than half the catalogue unless n_interactions forces it.
     cap = min(n_items, max(n_items // 2, -(-n_interactions // n_users)))
     quota = _quotas(rng, world.activity, n_interactions, cap)
@@ -367,13 +501,19 @@ def make_interactions(
     # Chunks of users holding about _CHUNK interactions each.
     bounds = np.searchsorted(np.cumsum(quota), np.arange(_CHUNK, n_interactions, _CHUNK), side="right")
     bounds = np.unique(np.concatenate([[0], bounds, [n_users]]))
-    users_out, items_out, cos_out = [], [], []
+    users_out, items_out, cos_out, seq_order = [], [], [], []
     all_users = np.arange(n_users, dtype=np.int64)
+    offset = 0
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        u, i, c = _sample_chunk(rng, world, all_users[lo:hi], quota[lo:hi])
+        u, i, c, *order = _sample_chunk(rng, world, all_users[lo:hi], quota[lo:hi])
         users_out.append(u)
         items_out.append(i)
         cos_out.append(c)
+        if sequential:  # each user's history: by pick time, a run in series order
+            tau, part = order
+            seq_order.append(offset + np.lexsort((part, tau, u)))
+            offset += len(u)
+            del tau, part, order
     user = np.concatenate(users_out)
     item = np.concatenate(items_out)
     cos = np.concatenate(cos_out)
@@ -397,9 +537,13 @@ def make_interactions(
     signup = _T0 + np.floor(_SPAN * 0.9 * rng.beta(1.0, 1.5, size=n_users))
     remaining = (_T0 + _SPAN) - signup
     ts = (signup[user] + np.floor(remaining[user] * rng.beta(0.7, 2.0, size=n))).astype(np.int64)
+    if sequential:
+        ts = _along_histories(np.concatenate(seq_order), user, ts)
+        del seq_order
 
     del cos
-    order = np.argsort(ts)
+    # (sequential: stable, although a user's times are distinct; the default keeps its order)
+    order = np.argsort(ts, kind="stable" if sequential else None)
     columns = {}
     for name, values in (("user", user), ("item", item), ("rating", rating), ("timestamp", ts)):
         columns[name] = values[order]
@@ -419,7 +563,32 @@ def make_interactions(
             "genres": genres,
         }
     )
+    if sequential:
+        items["series"] = world.series.astype(np.int64)
+        items["part"] = world.position.astype(np.int64)
     return frame, items
+
+
+def _along_histories(seq_order: np.ndarray, user: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Re-deal the drawn timestamps so that they increase strictly along each history.
+
+    ``seq_order`` lists the rows user by user (ascending), each user's rows in history
+    order. Each user keeps their own timestamps, sorted and handed out in that order; equal
+    seconds are pushed apart (``t_j = max(t_j, t_{j-1} + 1)``) so time orders a history
+    without ties.
+    """
+    by_time = np.lexsort((ts, user))
+    sorted_ts = ts[by_time]
+    counts = np.bincount(user)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    rank = np.arange(len(ts), dtype=np.int64) - starts
+    # Per-user running max of (t - rank), kept within users by a per-user offset.
+    big = int(sorted_ts.max() - sorted_ts.min()) + len(ts) + 1 if len(ts) else 1
+    shift = user[by_time].astype(np.int64) * big
+    strict = np.maximum.accumulate(sorted_ts - rank + shift) - shift + rank
+    out = np.empty_like(ts)
+    out[seq_order] = strict
+    return out
 
 
 def _readable_titles(rng: np.random.Generator, primary: list[str]) -> list[str]:

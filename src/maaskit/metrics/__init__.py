@@ -1,7 +1,8 @@
-"""Evaluation metrics: rating errors (RMSE, MAE) and top-k ranking metrics."""
+"""Evaluation metrics: rating errors (RMSE, MAE) and top-k ranking metrics (full ranking)."""
 
 from ._ranking import (
     coverage,
+    hr_at_k,
     map_at_k,
     ndcg_at_k,
     precision_at_k,
@@ -17,6 +18,7 @@ __all__ = [
     "mae",
     "precision_at_k",
     "recall_at_k",
+    "hr_at_k",
     "ndcg_at_k",
     "map_at_k",
     "coverage",

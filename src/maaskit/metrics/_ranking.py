@@ -1,4 +1,4 @@
-"""Top-k ranking metrics for recommendations: precision, recall, NDCG, MAP and coverage.
+"""Top-k ranking metrics for recommendations: precision, recall, hit rate, NDCG, MAP, coverage.
 
 All metrics take ``y_true``, one collection of relevant items per user, and ``y_pred``, a
 2-D array whose row ``u`` holds the items recommended to user ``u`` best first. Items may
@@ -27,6 +27,7 @@ import pandas as pd
 __all__ = [
     "precision_at_k",
     "recall_at_k",
+    "hr_at_k",
     "ndcg_at_k",
     "map_at_k",
     "coverage",
@@ -180,6 +181,10 @@ def _recall(hit: np.ndarray, n_rel: np.ndarray) -> float:
     return float(np.mean(hit.sum(axis=1) / n_rel))
 
 
+def _hr(hit: np.ndarray, n_rel: np.ndarray) -> float:
+    return float(np.mean(hit.any(axis=1)))
+
+
 def _ndcg(hit: np.ndarray, n_rel: np.ndarray) -> float:
     k = hit.shape[1]
     disc = _discounts(k)
@@ -261,6 +266,34 @@ def recall_at_k(y_true: Sequence[Any], y_pred: Any, k: int = 10, *, mask: Any = 
     return _recall(*_hits(y_true, y_pred, k, mask, "recall_at_k"))
 
 
+def hr_at_k(y_true: Sequence[Any], y_pred: Any, k: int = 10, *, mask: Any = None) -> float:
+    """Hit rate at ``k``: the fraction of users with a relevant item in their top ``k``.
+
+    For each user, ``HR@k = 1`` if any of the first ``k`` recommendations is relevant,
+    else ``0``; the result is the mean over users with at least one relevant item. With
+    one held-out item per user (leave-one-out, :func:`maaskit.model_selection.leave_last_out`)
+    it equals ``recall@k``, and it is the "HR@k" of the sequential-recommendation papers
+    when ``y_pred`` ranks the full catalogue.
+    {params}
+    Returns
+    -------
+    hr : float
+        In ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, ``k`` is invalid, or no user has a relevant item.
+
+    Examples
+    --------
+    >>> from maaskit.metrics import hr_at_k
+    >>> hr_at_k([[1], [3], [8]], [[1, 5, 2], [4, 6, 3], [4, 6, 7]], k=2)
+    0.3333333333333333
+    """
+    return _hr(*_hits(y_true, y_pred, k, mask, "hr_at_k"))
+
+
 def ndcg_at_k(y_true: Sequence[Any], y_pred: Any, k: int = 10, *, mask: Any = None) -> float:
     """Mean normalised discounted cumulative gain at ``k`` (binary relevance).
 
@@ -313,7 +346,7 @@ def map_at_k(y_true: Sequence[Any], y_pred: Any, k: int = 10, *, mask: Any = Non
     return _map(*_hits(y_true, y_pred, k, mask, "map_at_k"))
 
 
-for _f in (precision_at_k, recall_at_k, ndcg_at_k, map_at_k):
+for _f in (precision_at_k, recall_at_k, hr_at_k, ndcg_at_k, map_at_k):
     _f.__doc__ = _f.__doc__.replace("{params}", _PARAMS_DOC.rstrip() + "\n").replace("{{", "{").replace("}}", "}")
 
 
@@ -368,7 +401,7 @@ def coverage(y_pred: Any, n_items: int, k: int | None = None, *, mask: Any = Non
 def ranking_metrics(
     y_true: Sequence[Any], y_pred: Any, k: int = 10, *, mask: Any = None, n_items: int | None = None
 ) -> dict[str, float]:
-    """Compute precision, recall, NDCG and MAP at ``k`` in one pass.
+    """Compute precision, recall, hit rate, NDCG and MAP at ``k`` in one pass.
 
     The hit matrix is built once and shared, so this is about four times faster than
     calling the metrics one by one.
@@ -390,7 +423,7 @@ def ranking_metrics(
     Returns
     -------
     metrics : dict of str to float
-        Keys ``"precision@k"``, ``"recall@k"``, ``"ndcg@k"``, ``"map@k"`` (with the value
+        Keys ``"precision@k"``, ``"recall@k"``, ``"hr@k"``, ``"ndcg@k"``, ``"map@k"`` (with the value
         of ``k`` in place of ``k``) and, with ``n_items``, ``"coverage@k"``.
 
     Examples
@@ -398,7 +431,7 @@ def ranking_metrics(
     >>> from maaskit.metrics import ranking_metrics
     >>> m = ranking_metrics([[1, 2], [3]], [[1, 5], [3, 4]], k=2)
     >>> sorted(m)
-    ['map@2', 'ndcg@2', 'precision@2', 'recall@2']
+    ['hr@2', 'map@2', 'ndcg@2', 'precision@2', 'recall@2']
     >>> m["precision@2"]
     0.5
     """
@@ -406,6 +439,7 @@ def ranking_metrics(
     out = {
         f"precision@{k}": _precision(hit, n_rel),
         f"recall@{k}": _recall(hit, n_rel),
+        f"hr@{k}": _hr(hit, n_rel),
         f"ndcg@{k}": _ndcg(hit, n_rel),
         f"map@{k}": _map(hit, n_rel),
     }

@@ -17,13 +17,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ._ranking import map_at_k, ndcg_at_k, precision_at_k, recall_at_k
+from ._ranking import hr_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
 from ._rating import mae, rmse
 
 __all__ = ["get_scorer", "get_scorer_names", "RecommenderScorer"]
 
 _RANKING: dict[str, Callable[..., float]] = {
     "ndcg": ndcg_at_k, "precision": precision_at_k, "recall": recall_at_k, "map": map_at_k,
+    "hr": hr_at_k,
 }
 _RATING: dict[str, Callable[..., float]] = {"rmse": rmse, "mae": mae}
 
@@ -115,7 +116,7 @@ def _parse(name: Any) -> tuple[str, int | None]:
     key = key[4:] if key.startswith("neg_") else key
     if key in _RATING:
         return key, None
-    m = re.fullmatch(r"(ndcg|precision|recall|map)@(\d+)", key)
+    m = re.fullmatch(r"(ndcg|precision|recall|map|hr)@(\d+)", key)
     if m is None or int(m.group(2)) < 1:
         raise ValueError(
             f"get_scorer: name must be one of {get_scorer_names()} (any k >= 1 after '@'); "
@@ -131,7 +132,7 @@ def get_scorer_names() -> list[str]:
     -------
     names : list of str
     """
-    return ["ndcg@k", "precision@k", "recall@k", "map@k", "rmse", "mae", "neg_rmse", "neg_mae"]
+    return ["ndcg@k", "precision@k", "recall@k", "map@k", "hr@k", "rmse", "mae", "neg_rmse", "neg_mae"]
 
 
 def get_scorer(scoring: Any, *, threshold: float | None = None) -> Any:
@@ -140,7 +141,7 @@ def get_scorer(scoring: Any, *, threshold: float | None = None) -> Any:
     Parameters
     ----------
     scoring : str or list of str
-        ``"ndcg@10"``, ``"precision@5"``, ``"recall@20"``, ``"map@10"``, ``"rmse"``,
+        ``"ndcg@10"``, ``"precision@5"``, ``"recall@20"``, ``"map@10"``, ``"hr@10"``, ``"rmse"``,
         ``"mae"`` (``"neg_rmse"``/``"neg_mae"`` are the same). A list gives a dict of
         scorers, for multi-metric search (then set ``refit`` to one of the names).
     threshold : float, default=None

@@ -4,6 +4,7 @@ from ._split import (
     InteractionKFold,
     filter_test_to_train,
     leave_last_n_out,
+    leave_last_out,
     per_user_split,
     random_split,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "random_split",
     "per_user_split",
     "leave_last_n_out",
+    "leave_last_out",
     "filter_test_to_train",
     "InteractionKFold",
 ]

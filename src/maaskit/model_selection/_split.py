@@ -17,10 +17,13 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
+from ..exceptions import ValidationError
+
 __all__ = [
     "random_split",
     "per_user_split",
     "leave_last_n_out",
+    "leave_last_out",
     "filter_test_to_train",
     "InteractionKFold",
 ]
@@ -36,24 +39,24 @@ def _columns(data: Data, func: str, need: tuple[str, ...] = ("user", "item")) ->
         missing = [c for c in need if c not in data.columns]
         if missing:
             hint = " (sort-based splits need event times)" if "timestamp" in missing else ""
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: data must have columns {list(need)}{hint}; got columns "
                 f"{list(data.columns)!r}, missing {missing!r}."
             )
         return {c: data[c].to_numpy() for c in need}
     if isinstance(data, np.ndarray):
         if data.ndim != 2 or not 2 <= data.shape[1] <= 4:
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: data must be a DataFrame or a 2-D array with 2 to 4 columns "
                 f"(user, item[, rating[, timestamp]]); got an array of shape {data.shape!r}."
             )
         if len(need) > data.shape[1]:
-            raise ValueError(
+            raise ValidationError(
                 f"{func}: an array must have {len(need)} columns ({', '.join(need)}) here; "
                 f"got {data.shape[1]!r}. Pass a DataFrame with a '{need[-1]}' column instead."
             )
         return {c: data[:, _ARRAY_COLUMNS.index(c)] for c in need}
-    raise ValueError(
+    raise ValidationError(
         f"{func}: data must be a pandas DataFrame or a 2-D numpy array; got "
         f"{type(data).__name__}."
     )
@@ -82,7 +85,7 @@ def _check_test_size(test_size: object, n: int | None, func: str) -> float | int
 def _user_codes(users: np.ndarray, func: str) -> tuple[np.ndarray, int]:
     codes, uniques = pd.factorize(users)
     if (codes < 0).any():
-        raise ValueError(
+        raise ValidationError(
             f"{func}: user ids must not be missing; got {int((codes < 0).sum())} NaN/None value(s)."
         )
     return codes.astype(np.int64), len(uniques)
@@ -243,28 +246,123 @@ def leave_last_n_out(data: Data, n: int = 1, *, min_train: int = 1) -> tuple[Dat
     [1, 2]
     """
     func = "leave_last_n_out"
-    cols = _columns(data, func, ("user", "item", "rating", "timestamp")
-                    if not isinstance(data, pd.DataFrame) else ("user", "item", "timestamp"))
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"{func}: n must be an int >= 1; got {n!r}.")
+    min_train = _check_min_train(min_train, func)
+    codes, rank_newest, counts = _newest_first(data, func)
+    n_test = np.clip(np.minimum(n, counts - min_train), 0, None)
+    return _split_by_mask(data, rank_newest < n_test[codes])
+
+
+def _check_min_train(min_train: object, func: str) -> int:
     if isinstance(min_train, bool) or not isinstance(min_train, numbers.Integral) or min_train < 0:
         raise ValueError(f"{func}: min_train must be an int >= 0; got {min_train!r}.")
+    return int(min_train)
+
+
+def _newest_first(data: Data, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's user code, its rank within the user newest first (0 = most recent), and
+    the users' sizes. Rows are ordered by ``timestamp``; ties keep the input's row order,
+    a later row counting as more recent (a stable sort)."""
+    cols = _columns(data, func, ("user", "item", "rating", "timestamp")
+                    if not isinstance(data, pd.DataFrame) else ("user", "item", "timestamp"))
     ts = cols["timestamp"]
     try:
         ts = ts.astype(np.float64) if ts.dtype.kind not in "iuM" else ts
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ValidationError(
             f"{func}: timestamp must be numeric or datetime; got dtype {ts.dtype}."
         ) from None
     if ts.dtype.kind == "f" and not np.isfinite(ts).all():
-        raise ValueError(f"{func}: timestamp must be finite; got NaN or inf values.")
+        raise ValidationError(f"{func}: timestamp must be finite; got NaN or inf values.")
+    if ts.dtype.kind == "M" and np.isnat(ts).any():
+        raise ValidationError(f"{func}: timestamp must not be missing; got NaT values.")
     codes, n_users = _user_codes(cols["user"], func)
-    # Rank by time, newest first; ties: later rows are newer.
     order_key = np.empty(len(codes), dtype=np.int64)
     order_key[np.lexsort((np.arange(len(codes)), ts))] = np.arange(len(codes))
     rank_newest, counts = _rank_within_user(codes, n_users, -order_key)
-    n_test = np.clip(np.minimum(n, counts - min_train), 0, None)
-    return _split_by_mask(data, rank_newest < n_test[codes])
+    return codes, rank_newest, counts
+
+
+def leave_last_out(
+    data: Data, *, n_valid: int = 1, min_train: int = 1
+) -> tuple[Data, Data, Data]:
+    """Leave-one-out by time: each user's last interaction is the test item.
+
+    The protocol of sequential recommendation (SASRec, BERT4Rec): per user, ordered by
+    ``timestamp``, the most recent interaction goes to test and the ``n_valid`` before it
+    to validation (carved from what would otherwise be training). Ties in ``timestamp``
+    keep the input's row order: of two interactions of a user with the same time, the
+    later row counts as the more recent (a stable sort, the rule of
+    :func:`leave_last_n_out`).
+
+    History rules: a user keeps at least ``min_train`` interactions in train. So a user
+    with ``c`` interactions gives a test item only when ``c > min_train``, and
+    ``min(n_valid, c - 1 - min_train)`` validation items (the test item comes first);
+    users with ``c <= min_train`` stay whole in train and are not evaluated.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or ndarray of shape (n_interactions, 4)
+        Interactions with a ``timestamp`` column (for an array: the 4th column, after
+        ``user, item, rating``). Timestamps are numbers or datetimes.
+    n_valid : int, default=1
+        How many interactions before each user's test item go to validation; ``0`` gives
+        an empty validation part (same columns).
+    min_train : int, default=1
+        Minimum number of each user's interactions kept in train.
+
+    Returns
+    -------
+    train, valid, test : same type as ``data``
+        Disjoint parts that together hold every row, each in the input's row order. Per
+        user, every validation interaction is at least as recent as all train ones, and
+        the test interaction at least as recent as both. To evaluate a model fitted on
+        train and valid together, pass ``pd.concat([train, valid])`` to ``fit``.
+
+    Raises
+    ------
+    maaskit.exceptions.ValidationError
+        If there is no timestamp column (the message names the columns found), or a
+        timestamp or user id is missing, or a timestamp is not numeric or datetime. It is
+        a ``ValueError``.
+    ValueError
+        If ``n_valid``/``min_train`` is out of range, or no user has more than
+        ``min_train`` interactions (the test part would be empty).
+
+    See Also
+    --------
+    leave_last_n_out : the ``n`` most recent interactions of each user to test.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from maaskit.model_selection import leave_last_out
+    >>> df = pd.DataFrame({"user": [1, 1, 1, 1, 2, 2],
+    ...                    "item": [10, 11, 12, 13, 20, 21],
+    ...                    "timestamp": [4, 1, 3, 2, 7, 5]})
+    >>> train, valid, test = leave_last_out(df, n_valid=1)
+    >>> train["item"].tolist(), valid["item"].tolist(), test["item"].tolist()
+    ([11, 13, 21], [12], [10, 20])
+    """
+    func = "leave_last_out"
+    if isinstance(n_valid, bool) or not isinstance(n_valid, numbers.Integral) or n_valid < 0:
+        raise ValueError(f"{func}: n_valid must be an int >= 0; got {n_valid!r}.")
+    min_train = _check_min_train(min_train, func)
+    codes, rank_newest, counts = _newest_first(data, func)
+    has_test = counts > min_train
+    if not has_test.any():
+        raise ValueError(
+            f"{func}: data must have a user with more than min_train={min_train} "
+            f"interactions, or the test part is empty; got at most "
+            f"{int(counts.max()) if counts.size else 0} per user."
+        )
+    n_val = np.clip(np.minimum(n_valid, counts - 1 - min_train), 0, None)
+    test_mask = (rank_newest == 0) & has_test[codes]
+    valid_mask = (rank_newest >= 1) & (rank_newest <= n_val[codes])
+    train_mask = ~(test_mask | valid_mask)
+    return (_take(data, np.flatnonzero(train_mask)), _take(data, np.flatnonzero(valid_mask)),
+            _take(data, np.flatnonzero(test_mask)))
 
 
 def filter_test_to_train(train: Data, test: Data) -> Data:

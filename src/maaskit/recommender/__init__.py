@@ -8,7 +8,8 @@ from ._hybrid import HybridMF
 from ._mf import MatrixFactorization
 from ._popularity import Popularity
 from ._recommender import Recommender
+from ._sasrec import SASRec
 from ._svdpp import SVDpp
 
 __all__ = ["ALS", "BPR", "BaseRecommender", "FeatureEncoder", "HybridMF", "MatrixFactorization", "Popularity",
-           "Recommender", "SVDpp"]
+           "Recommender", "SASRec", "SVDpp"]

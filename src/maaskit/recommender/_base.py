@@ -553,6 +553,20 @@ class BaseRecommender(PersistableMixin, LightEstimator):
 
     def _topk_users(self, uidx: np.ndarray, n: int, exclude_seen: bool, cand: np.ndarray | None,
                     out_idx: np.ndarray, out_scores: np.ndarray, rows: np.ndarray) -> None:
+        self._topk_rows(
+            len(uidx), lambda s, e: self._user_vectors(uidx[s:e]),
+            lambda s, e, col_of_item: self._seen_csr(uidx[s:e], exclude_seen, cand, col_of_item),
+            n, cand, out_idx, out_scores, rows,
+        )
+
+    def _topk_rows(self, n_rows: int, vectors: Any, seen: Any, n: int, cand: np.ndarray | None,
+                   out_idx: np.ndarray, out_scores: np.ndarray, rows: np.ndarray) -> None:
+        """Top-``n`` of ``vectors(s, e) @ V.T`` for query rows ``s:e``, in bounded memory.
+
+        ``seen(s, e, col_of_item)`` gives the CSR (indptr, columns) to exclude per row. The
+        one top-k path of every recommender: ``recommend`` (user vectors) and sequence
+        models' ``recommend_history`` (vectors of posted histories) both end here.
+        """
         V = self._item_vectors()
         col_of_item = None
         if cand is not None:
@@ -562,15 +576,15 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         V = np.ascontiguousarray(V, dtype=np.float32)
         kernel = get_kernel("topk", self._topk_backend())
         n_threads = effective_n_threads(getattr(self, "n_jobs", None))
-        step = max(1, min(len(uidx), _BLOCK_FLOATS // max(V.shape[0], 1)))
-        starts = range(0, len(uidx), step)
+        step = max(1, min(n_rows, _BLOCK_FLOATS // max(V.shape[0], 1)))
+        starts = range(0, n_rows, step)
 
         def block(s: int, kernel_threads: int) -> None:
-            ub = uidx[s : s + step]
-            S = np.ascontiguousarray(self._user_vectors(ub) @ V.T, dtype=np.float32)
-            indptr, indices = self._seen_csr(ub, exclude_seen, cand, col_of_item)
-            oi = np.empty((len(ub), n), dtype=np.int32)
-            os_ = np.empty((len(ub), n), dtype=np.float32)
+            e = min(s + step, n_rows)
+            S = np.ascontiguousarray(vectors(s, e) @ V.T, dtype=np.float32)
+            indptr, indices = seen(s, e, col_of_item)
+            oi = np.empty((e - s, n), dtype=np.int32)
+            os_ = np.empty((e - s, n), dtype=np.float32)
             kernel.topk_rows(S, indptr, indices, n, oi, os_, kernel_threads)
             if cand is not None:
                 oi = np.where(oi >= 0, cand[np.maximum(oi, 0)], -1).astype(np.int32)
@@ -580,7 +594,7 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         if len(starts) == 1:
             # A thread team for a handful of rows costs more than it saves (and spin-waits
             # on a busy server): one thread per row at most.
-            block(0, min(n_threads, len(uidx)))
+            block(0, min(n_threads, n_rows))
             return
         # Many blocks: each runs end to end on one thread (single-threaded GEMM, then top-k;
         # both release the GIL), n_jobs blocks at a time. Threading inside each block instead
@@ -605,26 +619,7 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         """
         if not exclude_seen:
             return np.zeros(len(ub) + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-        starts, ends = self.seen_indptr_[ub], self.seen_indptr_[ub + 1]
-        counts = ends - starts
-        indptr = np.zeros(len(ub) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        if indptr[-1]:
-            pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
-            indices = self.seen_indices_[pos]
-        else:
-            indices = np.empty(0, dtype=np.int32)
-        if cand is not None:
-            mapped = col_of_item[indices]
-            keep = mapped >= 0
-            # Kept entries per row from a running count: reduceat failed when the block's last
-            # users had seen nothing (a start index equal to len(keep)).
-            running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-            kept_counts = running[indptr[1:]] - running[indptr[:-1]]
-            indptr = np.zeros(len(ub) + 1, dtype=np.int64)
-            np.cumsum(kept_counts, out=indptr[1:])
-            indices = mapped[keep]
-        return indptr, np.ascontiguousarray(indices, dtype=np.int32)
+        return csr_rows(self.seen_indptr_, self.seen_indices_, ub, cand, col_of_item)
 
     def similar_items(self, items: Any, n: int = 10, *, output: str = "auto") -> Any:
         """The ``n`` items most similar to each given item (cosine of item embeddings).
@@ -676,3 +671,31 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         if single:
             return ids[0], out_s[0]
         return ids, out_s
+
+
+def csr_rows(all_indptr: np.ndarray, all_indices: np.ndarray, ub: np.ndarray, cand: np.ndarray | None,
+             col_of_item: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, column indices) of rows ``ub`` of a CSR item set, for the top-k kernel.
+
+    Columns are item indices, or positions in ``cand`` when scoring a candidate subset.
+    """
+    starts, ends = all_indptr[ub], all_indptr[ub + 1]
+    counts = ends - starts
+    indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if indptr[-1]:
+        pos = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+        indices = all_indices[pos]
+    else:
+        indices = np.empty(0, dtype=np.int32)
+    if cand is not None:
+        mapped = col_of_item[indices]
+        keep = mapped >= 0
+        # Kept entries per row from a running count: reduceat failed when the block's last
+        # users had seen nothing (a start index equal to len(keep)).
+        running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        kept_counts = running[indptr[1:]] - running[indptr[:-1]]
+        indptr = np.zeros(len(ub) + 1, dtype=np.int64)
+        np.cumsum(kept_counts, out=indptr[1:])
+        indices = mapped[keep]
+    return indptr, np.ascontiguousarray(indices, dtype=np.int32)

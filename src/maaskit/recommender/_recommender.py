@@ -27,7 +27,7 @@ _IMPLICIT_DEFAULT = "als"
 
 
 def _algorithms() -> dict[str, type]:
-    from . import _als, _bpr, _hybrid, _mf, _popularity, _svdpp
+    from . import _als, _bpr, _hybrid, _mf, _popularity, _sasrec, _svdpp
 
     return {
         "hybrid": _hybrid.HybridMF,
@@ -36,6 +36,7 @@ def _algorithms() -> dict[str, type]:
         "als": _als.ALS,
         "bpr": _bpr.BPR,
         "popularity": _popularity.Popularity,
+        "sasrec": _sasrec.SASRec,
     }
 
 
@@ -51,9 +52,11 @@ class Recommender(PersistableMixin, LightEstimator):
 
     Parameters
     ----------
-    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid"}, default="auto"
+    algorithm : {"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid", "sasrec"}, default="auto"
         Which model to train; ``"auto"`` takes ``"hybrid"`` (:class:`HybridMF`) when ``fit``
-        gets item or user features.
+        gets item or user features, and never picks ``"sasrec"``. ``"sasrec"``
+        (:class:`~maaskit.recommender.SASRec`) needs the order of the interactions (a
+        ``timestamp`` column).
     n_factors : int, default=None
         Latent dimensions; ``None`` keeps the algorithm's default.
     max_iter : int, default=None
@@ -110,7 +113,7 @@ class Recommender(PersistableMixin, LightEstimator):
     """
 
     _parameter_constraints = {
-        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid"}))],
+        "algorithm": [Options(frozenset({"auto", "mf", "svdpp", "als", "bpr", "popularity", "hybrid", "sasrec"}))],
         "n_factors": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -120,7 +123,7 @@ class Recommender(PersistableMixin, LightEstimator):
     }
     # The wrapped model's state is checked by its own class's schema.
     _state_schema = StateSchema(
-        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity", "hybrid")),
+        attrs={"algorithm_": Attr(str, options=("mf", "svdpp", "als", "bpr", "popularity", "hybrid", "sasrec")),
                "inner_params": Attr(dict), "inner": Attr(dict)},
         patterns={"inner__*": Arr("label")},
         rules=(Nested(lambda attrs: _algorithms().get(attrs.get("algorithm_")), "inner_params", "inner",

@@ -42,7 +42,8 @@ class Limits:
         Nesting of ``[`` and ``{`` in a JSON body, checked before parsing (413).
     max_history : int, default=10000
         Length of one instance's history for models that take one: the characters of one
-        text (413). Rows and images are bounded by ``max_tensor_elements``.
+        text, or the item ids of one history posted to a sequential recommender (413). Rows
+        and images are bounded by ``max_tensor_elements``.
     max_header_bytes : int, default=32768
         Bytes of all request headers (431). The HTTP parser reads them first (uvicorn's h11
         parser stops at 64 KiB; httptools has its own bound), this refuses to act on them.

@@ -105,6 +105,9 @@ class LoadedModel:
                 self._pop_order = np.argsort(-self._pop, kind="stable")
             if batcher_factory is not None:
                 self.batcher = batcher_factory(self._topk_batch)
+        # Sequential recommenders (SASRec) also answer for a posted item history.
+        self._history_fn = _history_method(estimator) if self.is_recommender else None
+        self.is_sequential = self._history_fn is not None
 
     # ------------------------------------------------------------------ ids
     type_note = staticmethod(type_note)
@@ -146,6 +149,99 @@ class LoadedModel:
         if not self.is_recommender:
             raise _bad("unsupported", f"{where}: model {self.name!r} is not a recommender; "
                                       f"use POST /v1/predict/{self.name} or the V2 infer endpoint.")
+
+    def require_sequential(self, where: str) -> None:
+        """400 ``unsupported`` unless this model scores item histories (a sequential recommender).
+
+        Parameters
+        ----------
+        where : str
+            For messages.
+        """
+        self._require_recommender(where)
+        if not self.is_sequential:
+            raise _bad("unsupported", f"{where}: model {self.name!r} ({self.record.estimator_class}) does not take "
+                                      f"a history; only sequential recommenders (e.g. SASRec) do. Ask for a known "
+                                      f"user's items with GET /v1/recommend/{{user_id}}.",
+                       {"model": self.name, "estimator_class": self.record.estimator_class})
+
+    # ------------------------------------------------------------------ histories
+    def check_history(self, history: Any, where: str) -> list:
+        """Check one posted history: a list of at most ``max_history`` item ids (413 past it).
+
+        Parameters
+        ----------
+        history : object
+            As decoded from JSON.
+        where : str
+            For messages.
+
+        Returns
+        -------
+        history : list
+        """
+        if not isinstance(history, list):
+            raise _bad("invalid_request", f"{where}: history must be a list of item ids; got "
+                                          f"{type(history).__name__}.")
+        self.limits.check("max_history", len(history), where, "items of one history")
+        bad = next((h for h in history if not isinstance(h, (str, int, float)) or isinstance(h, bool)), None)
+        if bad is not None or any(isinstance(h, (str, int, float)) and h != h for h in history):
+            raise _bad("invalid_request", f"{where}: history must hold item ids (strings or numbers); got "
+                                          f"{(bad if bad is not None else 'NaN')!r:.60}.")
+        return history
+
+    def recommend_histories(self, histories: list, n: int, exclude_seen: bool, where: str
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list, list]:
+        """Top-``n`` next items for checked histories, through the estimator's ``recommend_history``.
+
+        Ids keep their JSON type (``"1"`` is not ``1``). Unknown items are dropped from a
+        history (as the library does) and counted; a history with no known item gets the
+        popularity fallback row, as an unknown user does.
+
+        Parameters
+        ----------
+        histories : list of list
+            Item ids, oldest first (each checked by :meth:`check_history`).
+        n : int
+            Items per history (checked).
+        exclude_seen : bool
+            Leave out the items of each history.
+        where : str
+            For messages.
+
+        Returns
+        -------
+        ids, scores : ndarray of shape (len(histories), n)
+        popularity : ndarray of shape (len(histories), n) or None
+            As in :meth:`recommend_rows`.
+        known : ndarray of bool of shape (len(histories),)
+            Whether a history had a known item (False: fallback row).
+        n_unknown : list of int
+            Items of each history the model does not know.
+        notes : list of (str or None)
+            Why an unknown item is unknown when its type is the reason (first such item).
+        """
+        kept, n_unknown, notes = [], [], []
+        for h in histories:
+            keys, hit, item_notes = self.resolve_ids(h, "item", where)
+            kept.append(np.array([k for k, ok in zip(keys, hit) if ok], dtype=self._item_dtype))
+            n_unknown.append(int(len(h) - hit.sum()))
+            notes.append(next((t for t in item_notes if t), None))
+        known = np.array([len(k) > 0 for k in kept], dtype=bool)
+        m = len(histories)
+        ids = np.empty((m, n), dtype=object)
+        scores = np.full((m, n), np.nan, dtype=np.float32)
+        rows = np.flatnonzero(known)
+        if len(rows):
+            ki, ks = self._history_fn([kept[r] for r in rows], n=n, exclude_seen=exclude_seen, output="numpy")
+            ids[rows], scores[rows] = ki, ks
+        popularity = None
+        if len(rows) < m:
+            fb_ids, fb_pop = self._fallback(n, where)
+            ids[~known] = fb_ids
+            popularity = np.full((m, n), np.nan)
+            popularity[~known] = fb_pop
+        return ids, scores, popularity, known, n_unknown, notes
 
     # ------------------------------------------------------------------ recommend
     def _topk(self, users: list, n: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -407,7 +503,10 @@ class LoadedModel:
         ----------
         body : object
             Decoded JSON request: ``{"id"?, "inputs": [...], "outputs"?: [...], "parameters"?}``.
-            A recommender reads ``n``, ``exclude_seen`` and ``strict`` from ``parameters``.
+            A recommender reads ``n``, ``exclude_seen`` and ``strict`` from ``parameters``. A
+            sequential recommender also takes, instead of user ids, an input named
+            ``history``: item ids (BYTES or INT64, as the model's items) of shape ``[L]``
+            (one history, oldest first) or ``[B, L]`` (``B`` histories of ``L`` items).
         where : str
             For messages.
 
@@ -453,6 +552,8 @@ class LoadedModel:
             raise _bad("invalid_request", f"{where}: a recommender takes one input tensor of user ids; "
                                           f"got {len(tensors)}.")
         name, arr, datatype = tensors[0]
+        if name == "history":
+            return self._infer_history(arr, datatype, params, requested, where, extra)
         expected = self.signature.get("user_datatype", "BYTES")
         if datatype != expected and not (expected == "INT64" and datatype == "INT32"):
             hint = ""
@@ -481,7 +582,39 @@ class LoadedModel:
             extra["fallback_rows"] = int((~known).sum())
             if any(notes):
                 extra["notes"] = notes
-        shape = [len(keys), n]
+        return self._recommend_outputs(ids, scores, popularity, known, n, requested, where)
+
+    def _infer_history(self, arr: np.ndarray, datatype: str, params: dict, requested: list | None,
+                       where: str, extra: dict) -> list:
+        # A "history" tensor: [L] is one history of L item ids, [B, L] is B histories of L.
+        self.require_sequential(where)
+        expected = self.signature.get("item_datatype", "BYTES")
+        if datatype != expected and not (expected == "INT64" and datatype == "INT32"):
+            raise _bad("datatype_mismatch", f"{where}: input 'history' must have datatype {expected} "
+                                            f"(the model's item ids); got {datatype}.")
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[0] == 0:
+            raise _bad("shape_mismatch", f"{where}: input 'history' must have shape [n_items] (one history) "
+                                         f"or [n_histories, n_items]; got {list(arr.shape)}.")
+        self.limits.check("max_history", arr.shape[1], where, "items of one history")
+        self.limits.check("max_users", arr.shape[0], where, "histories per request")
+        n = self.check_n(params.get("n", 10), where)
+        self.limits.check("max_output_cells", arr.shape[0] * n, where, "histories x n")
+        exclude_seen = params.get("exclude_seen", True)
+        if not isinstance(exclude_seen, bool):
+            raise _bad("invalid_argument", f"{where}: exclude_seen must be a bool; got {exclude_seen!r:.40}.")
+        ids, scores, popularity, known, n_unknown, _ = self.recommend_histories(arr.tolist(), n, exclude_seen,
+                                                                                where)
+        if not known.all():
+            extra["fallback_rows"] = int((~known).sum())
+        if any(n_unknown):
+            extra["unknown_items"] = n_unknown
+        return self._recommend_outputs(ids, scores, popularity, known, n, requested, where)
+
+    def _recommend_outputs(self, ids: np.ndarray, scores: np.ndarray, popularity: np.ndarray | None,
+                           known: np.ndarray, n: int, requested: list | None, where: str) -> list:
+        shape = [len(known), n]
         names = requested or ["item_id", "score", "fallback"]
         outs = []
         for o in names:
@@ -492,7 +625,7 @@ class LoadedModel:
                 outs.append({"name": "score", "datatype": "FP32", "shape": shape,
                              "data": _json_scores(np.asarray(scores).ravel())})
             elif o == "fallback":
-                outs.append({"name": "fallback", "datatype": "BOOL", "shape": [len(keys)],
+                outs.append({"name": "fallback", "datatype": "BOOL", "shape": [len(known)],
                              "data": (~known).tolist()})
             elif o == "popularity":
                 # Fallback rows' popularity counts (null on model rows), as the library's
@@ -542,6 +675,9 @@ class LoadedModel:
             outputs = [{"name": "vector", "datatype": "FP32", "shape": [-1, int(self.wv.vector_size)]}]
         elif self.is_recommender:
             inputs = [{"name": "user_id", "datatype": sig.get("user_datatype", "BYTES"), "shape": [-1]}]
+            if self.is_sequential:  # or, instead of user ids, item histories
+                inputs.append({"name": "history", "datatype": sig.get("item_datatype", "BYTES"),
+                               "shape": [-1, -1]})
             outputs = [{"name": "item_id", "datatype": sig.get("item_datatype", "BYTES"), "shape": [-1, -1]},
                        {"name": "score", "datatype": "FP32", "shape": [-1, -1]}]
         elif sig.get("kind") == "text":
@@ -556,6 +692,15 @@ class LoadedModel:
         return {"name": self.name, "versions": [str(self.version)], "platform": "maaskit",
                 "estimator_class": self.record.estimator_class, "inputs": inputs, "outputs": outputs,
                 "signature": sig}
+
+
+def _history_method(estimator: Any) -> Callable | None:
+    """The ``recommend_history`` of a sequential recommender (or of the one a wrapper holds)."""
+    for est in (estimator, getattr(estimator, "estimator_", None)):
+        fn = getattr(est, "recommend_history", None)
+        if callable(fn):
+            return fn
+    return None
 
 
 class ModelStore:

@@ -85,6 +85,18 @@ def openapi_document() -> dict:
                     "note": {"type": "string"},
                     "results": {"type": "array", "description": "one row per object when user_features is a list",
                                 "items": {"$ref": "#/components/schemas/NewUserRow"}}}},
+                "HistoryRequest": {"type": "object", "required": ["history"], "additionalProperties": False,
+                                   "properties": {
+                    "history": {"type": "array", "items": {"type": ["string", "number"]},
+                                "description": "item ids, oldest first (at most the server's max_history)"},
+                    "n": {"type": "integer", "minimum": 1, "default": 10},
+                    "exclude_seen": {"type": "boolean", "default": True}}},
+                "HistoryRecommendations": {"type": "object", "properties": {
+                    "model": {"type": "string"}, "version": {"type": "integer"},
+                    "fallback": {"type": "boolean"}, "unknown_items": {"type": "integer"},
+                    "note": {"type": "string"}, "items": {"type": "array"},
+                    "scores": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "popularity": {"type": "array", "items": {"type": ["number", "null"]}}}},
                 "Similar": {"type": "object", "properties": {
                     "model": {"type": "string"}, "version": {"type": "integer"}, "item_id": {},
                     "items": {"type": "array"}, "scores": {"type": "array", "items": {"type": ["number", "null"]}}}},
@@ -140,18 +152,28 @@ def openapi_document() -> dict:
                                       description="404 for an unknown user instead of the fallback")],
                 "responses": {"200": _json("Recommendations"), **errors}}},
             "/v1/recommend": {"post": {
-                "summary": "Top-n items for new users described by features (hybrid models)",
-                "description": "For a model fitted with user features (e.g. HybridMF): each object of "
-                               "user_features (column -> value, the columns of the signature's user_features) "
-                               "is a user with no history, ranked through the model's recommend_new_user. "
-                               "Unknown columns are a 400; a model without user features is a 400; values "
-                               "not seen in training are ignored and named in the row's note. Limits: "
-                               "max_users objects, max_output_cells objects x n, max_history characters "
-                               "per string.",
+                "summary": "Top-n items for a posted history (sequential models) or new users' features (hybrid models)",
+                "description": "The body is a HistoryRequest or a NewUserRequest. History (sequential "
+                               "models, e.g. SASRec): for an anonymous session, a new user, or plays newer "
+                               "than the model. Items the model does not know are dropped (counted in "
+                               "unknown_items); a history with no known item gets the most popular items "
+                               "with fallback=true. A non-sequential model answers 400 (unsupported); a "
+                               "history longer than max_history 413, n above max_n 422. The KServe V2 infer "
+                               "endpoint takes the same as an input named 'history' (BYTES or INT64, shape "
+                               "[L] or [B, L]). user_features (a model fitted with user features, e.g. "
+                               "HybridMF): each object (column -> value, the columns of the signature's "
+                               "user_features) is a user with no history, ranked through the model's "
+                               "recommend_new_user. Unknown columns are a 400; a model without user features "
+                               "is a 400; values not seen in training are ignored and named in the row's note. "
+                               "Limits: max_users objects, max_output_cells objects x n, max_history "
+                               "characters per string.",
                 "parameters": [model_q, version_q],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/NewUserRequest"}}}},
-                "responses": {"200": _json("NewUserRecommendations"), **errors}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/HistoryRequest"},
+                    {"$ref": "#/components/schemas/NewUserRequest"}]}}}},
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/HistoryRecommendations"},
+                    {"$ref": "#/components/schemas/NewUserRecommendations"}]}}}}, **errors}}},
             "/v1/similar/{item_id}": {"get": {
                 "summary": "Most similar items (or words, for a model holding word vectors)",
                 "parameters": [_param("item_id", "path", {"type": "string"}), model_q, version_q, n_q],

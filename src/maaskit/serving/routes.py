@@ -297,15 +297,42 @@ def build_routes(state: Any) -> list[Route]:
             body["note"] = notes[0]
         return JSONResponse(body)
 
-    async def recommend_features(request: Request) -> Response:
-        # A new user described by features (hybrid models): see maaskit.serving.features.
+    async def recommend_posted(request: Request) -> Response:
+        # POST /v1/recommend: a new user described by features (hybrid models, see
+        # maaskit.serving.features) or a posted history (an anonymous session, a new user:
+        # sequential models). The body says which.
         where = "POST /v1/recommend"
         model = await recommender_model(request, where)
         raw = await read_body(request, limits.max_body_bytes, pool.timeout)
 
         def work() -> Response:
-            doc = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
-            return JSONResponse(recommend_new_users(model, doc, where))
+            body = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
+            if isinstance(body, dict) and "user_features" in body:
+                return JSONResponse(recommend_new_users(model, body, where))
+            model.require_sequential(where)
+            if not isinstance(body, dict) or "history" not in body:
+                raise APIError(400, "invalid_request", f"{where}: the body must be an object with 'history', "
+                                                       f"a list of item ids (oldest first), or 'user_features'.")
+            extra = set(body) - {"history", "n", "exclude_seen"}
+            if extra:
+                raise APIError(400, "invalid_request", f"{where}: unknown field(s) {sorted(extra)!r:.120}; the "
+                                                       f"body takes history, n and exclude_seen.")
+            history = model.check_history(body["history"], where)
+            n = model.check_n(body.get("n", 10), where)
+            exclude_seen = body.get("exclude_seen", True)
+            if not isinstance(exclude_seen, bool):
+                raise APIError(400, "invalid_argument", f"{where}: exclude_seen must be a bool; got "
+                                                        f"{exclude_seen!r:.40}.")
+            ids, scores, popularity, known, n_unknown, notes = model.recommend_histories([history], n,
+                                                                                         exclude_seen, where)
+            out = {"model": model.name, "version": model.version, "items": np.asarray(ids[0]).tolist(),
+                   "scores": _json_scores(np.asarray(scores[0])), "fallback": not bool(known[0]),
+                   "unknown_items": n_unknown[0]}
+            if popularity is not None:
+                out["popularity"] = _json_scores(popularity[0])
+            if notes[0]:
+                out["note"] = notes[0]
+            return JSONResponse(out)
 
         return await pool.run(work)
 
@@ -482,7 +509,7 @@ def build_routes(state: Any) -> list[Route]:
     table = [
         # Hot routes first: Starlette tries routes in order.
         ("/v1/recommend/{user_id}", recommend, ["GET"]),
-        ("/v1/recommend", recommend_features, ["POST"]),
+        ("/v1/recommend", recommend_posted, ["POST"]),
         ("/v2/models/{name}/infer", infer, ["POST"]),
         ("/v2/health/live", live, ["GET"]),
         ("/v2/health/ready", ready, ["GET"]),
