@@ -309,10 +309,10 @@ def build_routes(state: Any) -> list[Route]:
             body = parse_json(raw, limits.max_json_depth, where, limits.max_tensor_elements + _STRUCTURE_VALUES)
             if isinstance(body, dict) and "user_features" in body:
                 return JSONResponse(recommend_new_users(model, body, where))
-            model.require_sequential(where)
             if not isinstance(body, dict) or "history" not in body:
                 raise APIError(400, "invalid_request", f"{where}: the body must be an object with 'history', "
                                                        f"a list of item ids (oldest first), or 'user_features'.")
+            model.require_sequential(where)
             extra = set(body) - {"history", "n", "exclude_seen"}
             if extra:
                 raise APIError(400, "invalid_request", f"{where}: unknown field(s) {sorted(extra)!r:.120}; the "
