@@ -192,3 +192,13 @@ def test_catalogue_negatives_rank_items_without_plays_lower(world):
         return S[:, np.setdiff1d(np.arange(N_ITEMS), cold)].mean() - S[:, cold].mean()
 
     assert gap(_fit(world, negatives="catalogue")) > gap(_fit(world)) + 0.2  # measured 0.31 vs 0.02
+
+
+def test_partial_fit_gives_new_ids_identity_and_their_features(world):
+    m = _fit(world, max_iter=3)
+    n_cols = m.item_embeddings_.shape[0]
+    m.partial_fit(pd.DataFrame({"user": ["u0", "late"], "item": ["z", "z"]}),
+                  item_features=(sp.csr_matrix(np.array([[0, 1, 0]], np.float32)), ["z"]))
+    assert m.item_embeddings_.shape[0] == n_cols + 1 and m.n_users_ == N_USERS + 1
+    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["z"])].indices, [1, n_cols])
+    assert "z" not in set(m.recommend("late", n=3)[0])
