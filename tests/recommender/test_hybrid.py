@@ -191,7 +191,16 @@ def test_catalogue_negatives_rank_items_without_plays_lower(world):
         cold = model.item_index_.get_codes([f"i{i}" for i in range(24, 30)])
         return S[:, np.setdiff1d(np.arange(N_ITEMS), cold)].mean() - S[:, cold].mean()
 
-    assert gap(_fit(world, negatives="catalogue")) > gap(_fit(world)) + 0.2  # measured 0.31 vs 0.02
+    gaps = [gap(_fit(world, negatives=n)) for n in ("interacted", 0.5, "catalogue")]
+    assert gaps[2] > gaps[0] + 0.2  # measured 0.31 vs 0.02
+    # a share of the unplayed items in the pool lands in between
+    assert gaps[0] + 0.05 < gaps[1] < gaps[2] - 0.05
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "all", True])
+def test_negatives_share_is_checked(world, bad):
+    with pytest.raises((ValueError, TypeError), match="negatives"):
+        _fit(world, negatives=bad, max_iter=1)
 
 
 def test_partial_fit_gives_new_ids_identity_and_their_features(world):

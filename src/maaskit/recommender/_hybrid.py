@@ -113,12 +113,14 @@ class HybridMF(BaseRecommender):
         Epochs; each draws as many training interactions as there are.
     max_sampled : int, default=10
         Negatives drawn per positive with WARP (redraws of a seen negative with BPR).
-    negatives : {"interacted", "catalogue"}, default="interacted"
-        Items WARP and BPR draw negatives from: those with training interactions, or the
-        whole catalogue as LightFM does. Drawing the cold items too teaches the model that
-        items without interactions are disliked: better when ranking the whole catalogue
-        for new users (AUC over all items), worse when ranking cold items among themselves
-        (measured on MovieLens 100k, see the docs page).
+    negatives : {"interacted", "catalogue"} or float in [0, 1], default="interacted"
+        Items WARP and BPR draw negatives from: those with training interactions
+        (``"interacted"``, same as 0), the whole catalogue as LightFM does
+        (``"catalogue"``, same as 1), or the interacted items plus this share of the items
+        without interactions, a fresh random subset every epoch. Drawing items without
+        plays teaches the model that they are disliked: better when ranking the whole
+        catalogue for new users (AUC over all items), worse when ranking cold items among
+        themselves (measured on MovieLens 100k, see the docs page).
     normalize : {"sum", "mean"}, default="sum"
         ``"sum"`` adds the feature embeddings with the feature values as weights; ``"mean"``
         divides every row's values by their sum first (a weighted average).
@@ -217,14 +219,15 @@ class HybridMF(BaseRecommender):
         "user_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "max_sampled": [Interval(numbers.Integral, 1, None, closed="left")],
-        "negatives": [Options(frozenset({"interacted", "catalogue"}))],
+        "negatives": [Options(frozenset({"interacted", "catalogue"})),
+                      Interval(numbers.Real, 0, 1, closed="both")],
         "normalize": [Options(frozenset({"sum", "mean"}))],
         **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 64, *, loss: str = "warp", learning_rate: float = 0.05,
                  item_alpha: float = 1e-6, user_alpha: float = 1e-6, max_iter: int = 30,
-                 max_sampled: int = 10, negatives: str = "interacted", normalize: str = "sum",
+                 max_sampled: int = 10, negatives: str | float = "interacted", normalize: str = "sum",
                  random_state=None,
                  n_jobs: int | None = None, backend: str = "auto", device: str = "auto",
                  verbose: int = 0) -> None:
@@ -462,10 +465,11 @@ class HybridMF(BaseRecommender):
         kern = get_kernel("hybrid", self.backend_)
         Fu, Fi = self._csr_of("user"), self._csr_of("item")
         seen = self._seen_matrix()
-        if self.negatives == "catalogue":
-            pool = np.arange(self.n_items_, dtype=np.int32)
-        else:
-            pool = np.flatnonzero(self.item_popularity_ > 0).astype(np.int32)
+        played = np.flatnonzero(self.item_popularity_ > 0).astype(np.int32)
+        unplayed = np.flatnonzero(self.item_popularity_ <= 0).astype(np.int32)
+        share = {"interacted": 0.0, "catalogue": 1.0}.get(self.negatives, self.negatives)
+        # each epoch draws negatives among the played items plus this many unplayed ones
+        n_unplayed = int(round(float(share) * len(unplayed)))
         params = [self.user_embeddings_, self.user_biases_, self.item_embeddings_, self.item_biases_]
         accs = [np.ones_like(p) for p in params]
         values = (vals - self.global_mean_).astype(np.float32)
@@ -473,13 +477,20 @@ class HybridMF(BaseRecommender):
                 np.ascontiguousarray(Fu.data, np.float32), np.ascontiguousarray(Fi.indptr, np.int64),
                 np.ascontiguousarray(Fi.indices, np.int32), np.ascontiguousarray(Fi.data, np.float32),
                 np.ascontiguousarray(u, np.int32), np.ascontiguousarray(i, np.int32), values,
-                np.ascontiguousarray(seen.indptr, np.int64), np.ascontiguousarray(seen.indices, np.int32), pool)
+                np.ascontiguousarray(seen.indptr, np.int64), np.ascontiguousarray(seen.indices, np.int32))
         n_threads = effective_n_threads(self.n_jobs)
         seeds = rng.randint(0, 2**63 - 1, size=max(self.max_iter, 1), dtype=np.int64)
         stats = np.zeros(2, np.int64)
         loss = _LOSSES[self.loss]
         for epoch in range(self.max_iter):
-            kern.hybrid_epoch(loss, *args, *params, *accs, float(self.learning_rate),
+            if n_unplayed == len(unplayed):
+                pool = np.arange(self.n_items_, dtype=np.int32) if len(unplayed) else played
+            elif n_unplayed == 0:
+                pool = played
+            else:  # a fresh subset every epoch, so every unplayed item serves in turn
+                pool = np.sort(np.concatenate(
+                    [played, rng.choice(unplayed, n_unplayed, replace=False).astype(np.int32)]))
+            kern.hybrid_epoch(loss, *args, pool, *params, *accs, float(self.learning_rate),
                               float(self.user_alpha), float(self.item_alpha), int(self.max_sampled),
                               int(seeds[epoch]), len(u), n_threads, stats)
             used = max(1, len(u) - int(stats[1]))
