@@ -109,9 +109,14 @@ def test_squared_loss_and_mean_normalisation(world):
 
 def test_interactions_without_features_get_identity_only(world):
     plays = world[0]
-    m = HybridMF(n_factors=4, max_iter=2, random_state=0).fit(plays)
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0, played_feature=False).fit(plays)
     assert m.n_item_features_in_ == 0 and m.item_embeddings_.shape == (24, 4)
-    assert (m._csr_of("item").getnnz(axis=1) == 1).all()
+    assert (m._csr_of("item").getnnz(axis=1) == 1).all() and m.item_played_col_ == -1
+    # the default adds the shared 'has plays' column 0 before the identities
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0).fit(plays)
+    assert m.item_played_col_ == 0 and m.item_embeddings_.shape == (25, 4)
+    F = m._csr_of("item")
+    assert (F.getnnz(axis=1) == 2).all() and (F[:, 0].toarray() == 1).all()
 
 
 @pytest.mark.parametrize("features, error, match", [
@@ -209,5 +214,11 @@ def test_partial_fit_gives_new_ids_identity_and_their_features(world):
     m.partial_fit(pd.DataFrame({"user": ["u0", "late"], "item": ["z", "z"]}),
                   item_features=(sp.csr_matrix(np.array([[0, 1, 0]], np.float32)), ["z"]))
     assert m.item_embeddings_.shape[0] == n_cols + 1 and m.n_users_ == N_USERS + 1
-    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["z"])].indices, [1, n_cols])
+    # its given feature, the shared 'has plays' feature and its new identity
+    played = m.item_played_col_
+    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["z"])].indices,
+                                  [1, played, n_cols])
+    # cold items (features only) do not have it
+    cold = m._csr_of("item")[m.item_index_.get_codes(["i24"])].indices
+    assert played == m.n_item_features_in_ and played not in cold
     assert "z" not in set(m.recommend("late", n=3)[0])
