@@ -109,9 +109,14 @@ def test_squared_loss_and_mean_normalisation(world):
 
 def test_interactions_without_features_get_identity_only(world):
     plays = world[0]
-    m = HybridMF(n_factors=4, max_iter=2, random_state=0).fit(plays)
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0, played_feature=False).fit(plays)
     assert m.n_item_features_in_ == 0 and m.item_embeddings_.shape == (24, 4)
-    assert (m._csr_of("item").getnnz(axis=1) == 1).all()
+    assert (m._csr_of("item").getnnz(axis=1) == 1).all() and m.item_played_col_ == -1
+    # the default adds the shared 'has plays' column 0 before the identities
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0).fit(plays)
+    assert m.item_played_col_ == 0 and m.item_embeddings_.shape == (25, 4)
+    F = m._csr_of("item")
+    assert (F.getnnz(axis=1) == 2).all() and (F[:, 0].toarray() > 0).all()
 
 
 @pytest.mark.parametrize("features, error, match", [
@@ -182,3 +187,40 @@ def test_recommender_chooses_the_hybrid_model_when_features_are_given(world):
         Recommender("als").fit(plays, item_features=items)
     with pytest.raises(AttributeError, match="needs the hybrid model"):
         Recommender("bpr", max_iter=1).fit(plays).recommend_new_user((np.ones((1, 2)), ["x"]))
+
+
+def test_catalogue_negatives_rank_items_without_plays_lower(world):
+    def gap(model):
+        # mean score of warm items minus that of the cold ones, over the warm users
+        S = model._user_vectors(np.arange(36)) @ model._item_vectors().T
+        cold = model.item_index_.get_codes([f"i{i}" for i in range(24, 30)])
+        return S[:, np.setdiff1d(np.arange(N_ITEMS), cold)].mean() - S[:, cold].mean()
+
+    # the negatives alone: without the shared played feature, summed rows
+    gaps = [gap(_fit(world, negatives=n, played_feature=False, normalize="sum"))
+            for n in ("interacted", 0.5, "catalogue")]
+    assert gaps[2] > gaps[0] + 0.2  # measured 0.31 vs 0.02
+    # a share of the unplayed items in the pool lands in between
+    assert gaps[0] + 0.05 < gaps[1] < gaps[2] - 0.05
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "all", True])
+def test_negatives_share_is_checked(world, bad):
+    with pytest.raises((ValueError, TypeError), match="negatives"):
+        _fit(world, negatives=bad, max_iter=1)
+
+
+def test_partial_fit_gives_new_ids_identity_and_their_features(world):
+    m = _fit(world, max_iter=3)
+    n_cols = m.item_embeddings_.shape[0]
+    m.partial_fit(pd.DataFrame({"user": ["u0", "late"], "item": ["z", "z"]}),
+                  item_features=(sp.csr_matrix(np.array([[0, 1, 0]], np.float32)), ["z"]))
+    assert m.item_embeddings_.shape[0] == n_cols + 1 and m.n_users_ == N_USERS + 1
+    # its given feature, the shared 'has plays' feature and its new identity
+    played = m.item_played_col_
+    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["z"])].indices,
+                                  [1, played, n_cols])
+    # cold items (features only) do not have it
+    cold = m._csr_of("item")[m.item_index_.get_codes(["i24"])].indices
+    assert played == m.n_item_features_in_ and played not in cold
+    assert "z" not in set(m.recommend("late", n=3)[0])
