@@ -62,13 +62,17 @@ def test_input_forms_agree(cycles):
     seqs = {u: list(g.item) for u, g in ordered.groupby("user", sort=False)}
     a = SASRec(max_iter=2, **SMALL).fit(cycles)
     b = SASRec(max_iter=2, **SMALL).fit(seqs)
-    assert not a.input_was_pandas_ is False and not b.input_was_pandas_
+    assert a.input_was_pandas_ and not b.input_was_pandas_
     ua, ub = list(a.user_index_.ids), list(b.user_index_.ids)
     for u in ("u0", "u5"):
         np.testing.assert_array_equal(a.seq_items_[a.seq_indptr_[ua.index(u)]:a.seq_indptr_[ua.index(u) + 1]].size,
                                       b.seq_items_[b.seq_indptr_[ub.index(u)]:b.seq_indptr_[ub.index(u) + 1]].size)
         ha = a.item_index_.ids[a.seq_items_[a.seq_indptr_[ua.index(u)]:a.seq_indptr_[ua.index(u) + 1]]]
         np.testing.assert_array_equal(ha, seqs[u])
+    # equal timestamps keep the row order
+    tied = SASRec(max_iter=1, **SMALL).fit(pd.DataFrame({"user": ["a"] * 3, "item": ["x", "y", "z"],
+                                                         "timestamp": [5, 5, 5]}))
+    np.testing.assert_array_equal(tied.item_index_.ids[tied.seq_items_], ["x", "y", "z"])
     # a list of sequences: users are the positions
     c = SASRec(max_iter=1, **SMALL).fit([["a", "b", "c"], ["b", "c"]])
     assert list(c.user_index_.ids) == [0, 1]
@@ -127,6 +131,10 @@ def test_recommend_history_rules(fitted):
     assert not {"i0", "i1"} & set(ids[0]) and "i4" not in ids[1]
     frame = fitted.recommend_history([["i0", "i1"], ["i4"]], n=3, output="pandas")
     assert list(frame.user.unique()) == [0, 1]
+    # a 2-D array is one history per row; a Series of lists too
+    two = fitted.recommend_history(np.array([["i0", "i1"], ["i3", "i4"]]), n=2)[0]
+    three = fitted.recommend_history(pd.Series([["i0", "i1"], ["i3", "i4"]]), n=2)[0]
+    np.testing.assert_array_equal(two, three)
     # unknown ids are dropped
     a = fitted.recommend_history(["i0", "nope", "i1", 42], n=3, exclude_seen=False)
     b = fitted.recommend_history(["i0", "i1"], n=3, exclude_seen=False)

@@ -59,6 +59,18 @@ def test_float32_backends_match_reference(backend):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_last_only_forward_matches_the_newest_row(backend):
+    # inference runs the last block at the newest position only; the all-padding row (no key
+    # at all) must give what the full pass gives, not NaN
+    net = _net(backend, np.float32)
+    ids = np.vstack([IDS, np.full((1, 5), -1, np.int64)])
+    full, _ = net.forward(ids)
+    last, _ = net.forward(ids, last_only=True)
+    assert last.shape == (len(ids), net.d)
+    np.testing.assert_allclose(last, full.reshape(len(ids), 5, net.d)[:, -1], rtol=1e-5, atol=1e-6)
+
+
 def test_torch_twin_matches():
     torch = pytest.importorskip("torch")
     from maaskit.recommender._sasrec_torch import _views, torch_forward, torch_loss

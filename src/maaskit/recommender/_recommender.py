@@ -1,6 +1,7 @@
 """``Recommender``: one front door that picks and wraps the right algorithm.
 
-Kernels: those of the wrapped algorithm (``sgd``/``svdpp``, ``als``, ``bpr``) and ``topk``.
+Kernels: those of the wrapped algorithm (``sgd``/``svdpp``, ``als``, ``bpr``; SASRec's ``attention``,
+``layernorm``, ``embedding``, ``dropout``, ``xent``, ``optim``) and ``topk``.
 """
 
 from __future__ import annotations

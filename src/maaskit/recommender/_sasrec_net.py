@@ -182,7 +182,7 @@ class SASRecNet:
 
     # ------------------------------------------------------------------ forward
     def forward(self, ids: np.ndarray, rng: np.random.Generator | None = None,
-                keep: bool = False) -> tuple[np.ndarray, dict | None]:
+                keep: bool = False, last_only: bool = False) -> tuple[np.ndarray, dict | None]:
         """Hidden states of every position.
 
         Parameters
@@ -193,16 +193,21 @@ class SASRecNet:
             Dropout masks are drawn from it; None means inference (no dropout).
         keep : bool
             Keep the intermediates for :meth:`backward`.
+        last_only : bool
+            Inference: the last block runs only at the newest position (its keys and values
+            still cover every position); ``H`` then has one row per window.
 
         Returns
         -------
-        H : ndarray of shape (B * T, d), float32
+        H : ndarray of shape (B * T, d), or (B, d) with ``last_only``, float32
             Final-LayerNorm outputs.
         cache : dict or None
         """
         p, k = self.p, self.k
         B, T = ids.shape
         d, nh = self.d, self.n_heads
+        if last_only and (keep or rng is not None):
+            raise ValueError("SASRecNet.forward: last_only must be inference only; got keep or rng.")
         dh = d // nh
         valid = ids >= 0
         kv = np.ascontiguousarray(valid, dtype=np.uint8)
@@ -218,6 +223,9 @@ class SASRecNet:
         blocks = []
         for b in range(self.n_blocks):
             w = {n: p[f"{b}.{n}"] for n in _BLOCK}
+            if last_only and b == self.n_blocks - 1:
+                X = self._last_block(X, w, kv, B, T, scale)
+                break
             a, am, ar = self._ln(X, w["g1"], w["b1"])
             qkv = a @ w["Wqkv"]
             qkv += w["bqkv"]
@@ -250,6 +258,34 @@ class SASRecNet:
             cache = dict(B=B, T=T, kv=kv, valid=valid, ids=flat_ids, m0=m0, blocks=blocks,
                          xf=X, hm=hm, hr=hr)
         return H, cache
+
+    def _last_block(self, X: np.ndarray, w: dict, kv: np.ndarray, B: int, T: int,
+                    scale: float) -> np.ndarray:
+        """The last block at the newest position only (inference, no dropout): (B, d)."""
+        d, nh = self.d, self.n_heads
+        dh = d // nh
+        a, _, _ = self._ln(X, w["g1"], w["b1"])
+        kvp = (a @ w["Wqkv"][:, d:]).reshape(B, T, 2, nh, dh)
+        kvp += w["bqkv"][d:].reshape(2, nh, dh)
+        x = np.ascontiguousarray(X.reshape(B, T, d)[:, -1])
+        q = (a.reshape(B, T, d)[:, -1] @ w["Wqkv"][:, :d] + w["bqkv"][:d]).reshape(B, nh, 1, dh)
+        keys = kvp[:, :, 0].transpose(0, 2, 3, 1)  # (B, nh, dh, T)
+        vals = kvp[:, :, 1].transpose(0, 2, 1, 3)  # (B, nh, T, dh)
+        s = (q @ keys)[:, :, 0] * self.dt(scale)  # (B, nh, T); the newest query sees every key
+        allowed = kv.astype(bool)[:, None, :]
+        s = np.where(allowed, s, -np.inf)
+        m = s.max(axis=2, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)  # no key at all: zero weights, as the kernel
+        e = np.where(allowed, np.exp(s - m), 0.0)
+        z = e.sum(axis=2, keepdims=True)
+        probs = (e / np.where(z > 0, z, 1.0)).astype(self.dt)
+        o = (probs[:, :, None, :] @ vals)[:, :, 0].reshape(B, d)
+        x1 = x + (o @ w["Wo"] + w["bo"])
+        f, _, _ = self._ln(x1, w["g2"], w["b2"])
+        h = f @ w["W1"]
+        h += w["c1"]
+        np.maximum(h, 0, out=h)
+        return x1 + (h @ w["W2"] + w["c2"])
 
     # ------------------------------------------------------------------ loss
     def loss(self, H: np.ndarray, targets: np.ndarray, grads: dict[str, np.ndarray],
@@ -399,8 +435,8 @@ class SASRecNet:
             part = ids[s : s + chunk]
             lengths = (part >= 0).sum(axis=1)
             T = max(1, int(lengths.max(initial=0)))
-            H, _ = self.forward(np.ascontiguousarray(part[:, part.shape[1] - T :]))
-            U[s : s + chunk] = H.reshape(len(part), T, self.d)[:, -1]
+            U[s : s + chunk], _ = self.forward(np.ascontiguousarray(part[:, part.shape[1] - T :]),
+                                               last_only=True)
         return U
 
 

@@ -19,8 +19,21 @@ from ..utils.validation import check_interactions
 __all__ = ["ordered_interactions", "training_windows", "last_windows", "split_histories"]
 
 
+_SEQUENCE_TYPES = (list, tuple, np.ndarray, pd.Series, pd.Index)
+_ID_TYPES = (str, bytes, numbers.Number, np.generic)
+_NOT_ID_TYPES = (complex, np.complexfloating)
+
+
 def _is_sequence(x: Any) -> bool:
-    return isinstance(x, (list, tuple, np.ndarray, pd.Series, pd.Index))
+    return isinstance(x, _SEQUENCE_TYPES)
+
+
+def _bad_type(values: list) -> type | None:
+    """The first element type that is not an id type (checked once per type, not per value)."""
+    for t in set(map(type, values)):
+        if not issubclass(t, _ID_TYPES) or issubclass(t, _NOT_ID_TYPES):
+            return t
+    return None
 
 
 def _check_scalar_ids(seq: Any, where: str, what: str) -> np.ndarray:
@@ -35,10 +48,10 @@ def _check_scalar_ids(seq: Any, where: str, what: str) -> np.ndarray:
         values = list(arr)
     else:
         values = list(arr)
-    for v in values:
-        if not isinstance(v, (str, bytes, numbers.Number, np.generic)) or isinstance(v, (complex, np.complexfloating)):
-            raise ValidationError(f"{where}: {what} must hold item ids (int, str, ...); got an "
-                                  f"element of type {type(v).__name__}.")
+    bad = _bad_type(values)
+    if bad is not None:
+        raise ValidationError(f"{where}: {what} must hold item ids (int, str, ...); got an "
+                              f"element of type {bad.__name__}.")
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -202,10 +215,11 @@ def split_histories(histories: Any, where: str) -> tuple[list[np.ndarray], bool]
     if isinstance(histories, np.ndarray) and histories.ndim == 2:
         return [_check_scalar_ids(row, where, "a history") for row in histories], False
     elems = list(histories.to_numpy() if isinstance(histories, (pd.Series, pd.Index)) else histories)
-    nested = [_is_sequence(h) for h in elems]
+    nested = [issubclass(t, _SEQUENCE_TYPES) for t in set(map(type, elems))]
     if not elems or not any(nested):
-        return [_check_scalar_ids(np.asarray(elems, dtype=object) if elems else np.empty(0, object),
-                                  where, "a history")], True
+        flat = np.empty(len(elems), dtype=object)
+        flat[:] = elems
+        return [_check_scalar_ids(flat, where, "a history")], True
     if not all(nested):
         raise ValidationError(
             f"{where}: histories must be either one flat sequence of item ids or a list of "
