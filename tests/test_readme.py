@@ -21,6 +21,7 @@ import re  # noqa: E402
 import shlex  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -44,8 +45,23 @@ def _small_data() -> dict:
     reviews = (good + bad) * 8
     stars = ([1] * 3 + [0] * 3) * 8
     series = rng.randn(60, 5, 3) + y[:, None, None]  # (n, T, d) float sequences
+    # Plays in order, and the features of titles and users (the hybrid and sequential snippet).
+    titles = ["Alien", "Heat", "Up", "Brazil", "Ran", "Jaws", "Fargo", "Psycho"]
+    genres = [["scifi", "horror"], ["crime"], ["animation"], ["scifi", "comedy"], ["drama"],
+              ["horror"], ["crime", "comedy"], ["horror", "crime"]]
+    users = [f"user{u}" for u in range(12)]
+    plays = pd.DataFrame([(u, titles[(k + 2 * j) % 8], 10 * j) for k, u in enumerate(users) for j in range(5)],
+                         columns=["user", "item", "timestamp"])
+    items_df = pd.DataFrame({"genres": genres, "decade": ["70s", "90s", "00s", "80s", "80s", "70s", "90s", "60s"]},
+                            index=titles)
+    users_df = pd.DataFrame({"age_band": ["18-24", "25-34", "35-44"] * 4, "country": ["FR", "US"] * 6}, index=users)
+    new_titles_df = pd.DataFrame({"genres": [["scifi"], ["crime", "drama"]], "decade": ["80s", "90s"]},
+                                 index=["Dune", "Heist"])
+    signup_form_df = pd.DataFrame({"age_band": ["25-34"], "country": ["FR"]}, index=["newcomer"])
     return {"X": X, "y": y, "images": images, "labels": y, "sentences": sentences,
-            "token_id_lists": token_id_lists, "reviews": reviews, "stars": stars, "series": series}
+            "token_id_lists": token_id_lists, "reviews": reviews, "stars": stars, "series": series,
+            "plays": plays, "items_df": items_df, "users_df": users_df, "new_titles_df": new_titles_df,
+            "signup_form_df": signup_form_df}
 
 
 @pytest.mark.filterwarnings("ignore::maaskit.exceptions.ColdStartWarning")
