@@ -98,6 +98,10 @@ def run_maaskit(name: str, make, train: pd.DataFrame, test: pd.DataFrame, users:
     row = {"model": name, "fit_s": fit, "recommend_s": rec, **score(test, users, top)}
     if hasattr(model, "n_iter_"):
         row["epochs"] = model.n_iter_
+    if hasattr(model, "history_") and "val_ndcg" in model.history_:
+        # SASRec's own validation tail (carved from train): what its defaults were chosen on
+        row["best_val_ndcg@10"] = float(np.nanmax(model.history_["val_ndcg"] or [np.nan]))
+        row["best_epoch"] = model.best_epoch_
     print(f"    {row}", flush=True)
     return row
 

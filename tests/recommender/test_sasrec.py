@@ -240,3 +240,51 @@ def test_verbose_shows_a_progress_bar(cycles, capsys):
     est = SASRec(max_iter=2, verbose=1, **SMALL).fit(cycles)
     err = capsys.readouterr().err
     assert "SASRec" in err and "loss" in err and "_bar" not in vars(est)
+
+
+def test_pick_windows_modes():
+    from maaskit.recommender._sequences import pick_windows, training_windows, windows_per_user
+
+    # users of 1, 4 and 12 items, max_len 3: 0, 1 and 4 windows (rows 0 and 1..4)
+    ptr = np.array([0, 1, 5, 17])
+    items = np.arange(17)
+    n_win = windows_per_user(ptr, 3)
+    assert n_win.tolist() == [0, 1, 4]
+    ids, _ = training_windows(ptr, items, 3)
+    assert len(ids) == n_win.sum()
+    assert pick_windows(n_win, "all").tolist() == [0, 1, 2, 3, 4]
+    last = pick_windows(n_win, "last")
+    assert last.tolist() == [0, 1]
+    assert ids[last, -1].tolist() == [3, 15]  # each user's newest input item
+    gen = np.random.default_rng(0)
+    draws = np.array([pick_windows(n_win, "sample", gen) for _ in range(4000)])
+    assert (draws[:, 0] == 0).all()  # a user with one window always gets it
+    freq = np.bincount(draws[:, 1] - 1, minlength=4) / len(draws)
+    # P(k-th newest) = 2**-k / (1 + 1/2 + 1/4 + 1/8): newest favoured, every window reachable
+    np.testing.assert_allclose(freq, np.array([8, 4, 2, 1]) / 15, atol=0.03)
+
+
+@pytest.mark.parametrize("windows", ["all", "last", "sample"])
+def test_windows_modes_fit_and_persist(cycles, windows):
+    model = SASRec(max_iter=2, windows=windows, **SMALL).fit(cycles)
+    assert model.get_params()["windows"] == windows
+    assert loads(dumps(model)).get_params()["windows"] == windows
+    assert np.isfinite(model.history_["loss"]).all()
+
+
+def test_windows_last_equals_all_for_short_histories(cycles):
+    # every history fits in one window (10 items, max_len 12): "all" and "last" train on the same rows
+    kw = {**SMALL, "max_len": 12}
+    a = SASRec(max_iter=2, windows="all", **kw).fit(cycles)
+    b = SASRec(max_iter=2, windows="last", **kw).fit(cycles)
+    np.testing.assert_array_equal(a.params_, b.params_)
+    # with max_len 6 they differ: "last" drops each user's older window
+    c = SASRec(max_iter=2, windows="all", **SMALL).fit(cycles)
+    d = SASRec(max_iter=2, windows="last", **SMALL).fit(cycles)
+    assert not np.array_equal(c.params_, d.params_)
+
+
+@pytest.mark.parametrize("bad", ["newest", 1, None])
+def test_windows_is_validated(cycles, bad):
+    with pytest.raises(ValueError, match="windows"):
+        SASRec(windows=bad, **SMALL).fit(cycles)

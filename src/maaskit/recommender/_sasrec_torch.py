@@ -130,7 +130,7 @@ def torch_loss(w: dict, H: Any, targets: Any, n_negatives: int | None, gen: Any)
 
 def train_torch(est: Any, flat: np.ndarray, ids: np.ndarray, targets: np.ndarray, tptr: np.ndarray,
                 titems: np.ndarray, val_users: np.ndarray | None, n_negatives: int | None,
-                rng: np.random.RandomState) -> np.ndarray:
+                rng: np.random.RandomState, epoch_rows: Any = None) -> np.ndarray:
     """Train ``est``'s network through torch; returns the trained flat weights (NumPy).
 
     Fills ``est.history_``, ``best_epoch_``, ``n_iter_`` and ``fit_time_`` as the CPU loop
@@ -147,6 +147,9 @@ def train_torch(est: Any, flat: np.ndarray, ids: np.ndarray, targets: np.ndarray
     val_users : ndarray or None
     n_negatives : int or None
     rng : RandomState
+    epoch_rows : callable, optional
+        Called once per epoch; returns the rows of ``ids`` to train on (the ``windows``
+        choice). Every row when omitted.
 
     Returns
     -------
@@ -175,10 +178,11 @@ def train_torch(est: Any, flat: np.ndarray, ids: np.ndarray, targets: np.ndarray
     best, best_flat, bad = -np.inf, host.copy(), 0
     t0 = time.perf_counter()
     for epoch in range(1, est.max_iter + 1):
-        order = torch.randperm(len(ids), generator=gen, device=dev)
+        rows = torch.as_tensor(epoch_rows() if epoch_rows is not None else np.arange(len(ids)), device=dev)
+        order = rows[torch.randperm(len(rows), generator=gen, device=dev)]
         total = torch.zeros((), device=dev, dtype=torch.float64)
         count = 0
-        for s in range(0, len(ids), est.batch_size):
+        for s in range(0, len(order), est.batch_size):
             idx = order[s : s + est.batch_size]
             T = max(1, int(lengths[idx].max()))
             bi, bt = ids_d[idx, L - T :], tg_d[idx, L - T :].reshape(-1)

@@ -16,7 +16,8 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..utils.validation import check_interactions
 
-__all__ = ["ordered_interactions", "training_windows", "last_windows", "split_histories"]
+__all__ = ["ordered_interactions", "training_windows", "windows_per_user", "pick_windows", "last_windows",
+           "split_histories"]
 
 
 _SEQUENCE_TYPES = (list, tuple, np.ndarray, pd.Series, pd.Index)
@@ -162,6 +163,54 @@ def training_windows(indptr: np.ndarray, items: np.ndarray, max_len: int) -> tup
     ids[row, col] = items[src]
     targets[row, col] = items[src + 1]
     return ids, targets
+
+
+def windows_per_user(indptr: np.ndarray, max_len: int) -> np.ndarray:
+    """How many windows :func:`training_windows` cuts from each sequence (in its row order).
+
+    Parameters
+    ----------
+    indptr : ndarray of shape (n_users + 1,)
+    max_len : int
+
+    Returns
+    -------
+    n_windows : ndarray of shape (n_users,), int64
+        The rows of user ``u`` are ``first + k`` for ``k`` in ``range(n_windows[u])``, with
+        ``first`` the sum of the earlier counts; ``k = 0`` is the newest window.
+    """
+    n_in = np.maximum(np.diff(indptr).astype(np.int64) - 1, 0)
+    return (n_in + max_len - 1) // max_len
+
+
+def pick_windows(n_windows: np.ndarray, mode: str, gen: np.random.Generator | None = None) -> np.ndarray:
+    """Rows of :func:`training_windows` to train on for one epoch.
+
+    Parameters
+    ----------
+    n_windows : ndarray of shape (n_users,)
+        From :func:`windows_per_user`.
+    mode : {"all", "last", "sample"}
+        ``"all"``: every window. ``"last"``: each user's newest window. ``"sample"``: one
+        window per user, the ``k``-th newest with probability proportional to ``2 ** -k``
+        (a geometric draw wrapped around the user's windows), drawn afresh each call.
+    gen : numpy Generator, optional
+        Required for ``"sample"``.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_rows,), int64
+    """
+    total = int(n_windows.sum())
+    if mode == "all":
+        return np.arange(total, dtype=np.int64)
+    has = np.flatnonzero(n_windows > 0)
+    first = (np.cumsum(n_windows) - n_windows)[has]
+    if mode == "last":
+        return first.astype(np.int64)
+    # Geometric(1/2) - 1 taken modulo n gives P(k) proportional to 2**-k on 0..n-1.
+    k = (gen.geometric(0.5, size=len(has)) - 1) % n_windows[has]
+    return (first + k).astype(np.int64)
 
 
 def last_windows(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray, max_len: int) -> np.ndarray:
