@@ -17,7 +17,7 @@ from maaskit.exceptions import NotFittedError
 from maaskit.persistence import _ALLOW_LIST
 
 _cases = runpy.run_path(str(Path(__file__).parent / "_artifact_cases.py"))
-RECOMMENDERS = {"ALS", "BPR", "MatrixFactorization", "SVDpp", "Popularity", "Recommender"}
+RECOMMENDERS = {"ALS", "BPR", "HybridMF", "MatrixFactorization", "SVDpp", "Popularity", "Recommender", "SASRec"}
 
 
 def _calls(name: str):
@@ -32,6 +32,7 @@ def _calls(name: str):
         "TransformerClassifier": [("predict", _cases["SEQ"])],
         "GAN": [("sample", 2)],
         "Word2Vec": [("wv", None)],
+        "FeatureEncoder": [("transform", _cases["FEATURES"])],
         "DocumentVectorizer": [("transform", _cases["DOCS"])],
         "SentimentClassifier": [("predict", _cases["DOCS"]), ("predict_proba", _cases["DOCS"]),
                                 ("decision_function", _cases["DOCS"])],
