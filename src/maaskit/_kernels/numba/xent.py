@@ -16,39 +16,13 @@ import math
 import numba as nb
 import numpy as np
 from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
+
+from .fastexp import _expf
 
 _FM = {"reassoc", "contract", "nsz", "arcp"}
 #: Below this many logits the rows run on one thread (a parallel region costs more).
 PARALLEL_MIN_SIZE = 1 << 16
-
-
-@intrinsic
-def _f32_from_bits(typingctx, bits):
-    """Reinterpret an int32 as the float32 with the same bits."""
-    if bits != types.int32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.int32), codegen
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _expf(x):
-    """Cephes expf for float32 x <= 0 (clamped to [-87.3, 0]); see the attention kernel."""
-    x = min(max(x, np.float32(-87.3)), np.float32(0.0))
-    n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))
-    r = x - n * np.float32(0.693359375) + n * np.float32(2.12194440e-4)
-    y = np.float32(1.9875691500e-4)
-    y = y * r + np.float32(1.3981999507e-3)
-    y = y * r + np.float32(8.3334519073e-3)
-    y = y * r + np.float32(4.1665795894e-2)
-    y = y * r + np.float32(1.6666665459e-1)
-    y = y * r + np.float32(5.0000001201e-1)
-    y = y * r * r + r + np.float32(1.0)
-    return y * _f32_from_bits(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
 
 
 def _exp(x):  # pragma: no cover - typed through the overload below
