@@ -18,6 +18,8 @@ from libc.math cimport exp, log, floor, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, free
 
+from sampling cimport _contains, _draw, _seed_state
+
 import numpy as np
 
 cdef extern from *:
@@ -50,41 +52,6 @@ cdef enum:
     LOSS_WARP = 0
     LOSS_BPR = 1
     LOSS_SQUARED = 2
-cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
-
-
-cdef inline uint64_t _seed_state(uint64_t seed, uint64_t t) noexcept nogil:
-    cdef uint64_t z = seed + (t + 1) * GOLDEN + GOLDEN
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
-    z = z ^ (z >> 31)
-    if z == 0:
-        z = GOLDEN
-    return z
-
-
-cdef inline long long _draw(uint64_t* state, long long n) noexcept nogil:
-    cdef uint64_t x = state[0]
-    x ^= x >> 12
-    x ^= x << 25
-    x ^= x >> 27
-    state[0] = x
-    return <long long> ((((x * 0x2545F4914F6CDD1DULL) >> 32) * <uint64_t> n) >> 32)
-
-
-cdef inline bint _contains(const int* indices, long long lo, long long hi, int j) noexcept nogil:
-    cdef long long mid
-    cdef int v
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = indices[mid]
-        if v == j:
-            return True
-        if v < j:
-            lo = mid + 1
-        else:
-            hi = mid
-    return False
 
 
 cdef inline floating _represent(const long long* indptr, const int* indices, const floating* data,
