@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import unicodedata
+
+import numpy as np
 
 import pytest
 from sklearn.base import clone
@@ -75,3 +78,23 @@ def test_fuzz_tokens_are_nonempty_and_spaceless(text, cjk, punctuation):
     assert all(t == t.casefold() for t in toks)
     if punctuation == "drop":
         assert all(any(c.isalnum() for c in t) for t in toks)
+
+
+# Text that exercises every rule: Latin words with inner apostrophes, underscores, digits,
+# full-width forms (NFKC), Han and kana runs, Hangul, punctuation, emoji, odd whitespace.
+_ALPHABET = "ab Z9_'\u2019-!?.,\u3000\uff21\uff0c\u4e2d\u6587\u3042\u30a2\ud55c\U0001f600\U00020001\t\n\u00e9\u0301"
+
+
+@pytest.mark.parametrize("punctuation", ["keep", "drop"])
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_char_mode_fast_path_matches_the_rules(punctuation, lowercase):
+    """cjk="char" tokenizes with one findall; it must give the match-by-match rules' tokens."""
+    rng = np.random.RandomState(0)
+    tok = Tokenizer(cjk="char", punctuation=punctuation, lowercase=lowercase)
+    docs = ["".join(rng.choice(list(_ALPHABET), size=rng.randint(0, 40))) for _ in range(3000)]
+    docs += ["Don't PANIC: 这家酒店很好!", "l'été’s  ＡＢＣ，好", "_a_b__c_", "''x''", "x'", "'x"]
+    for doc in docs:
+        text = unicodedata.normalize("NFKC", doc)
+        text = text.casefold() if lowercase else text
+        assert tok(doc) == tok._split_runs(text), doc
+    assert tok.tokenize_many(docs) == [tok(d) for d in docs]

