@@ -781,6 +781,15 @@ class Network:
         for layer, v in zip(self.layers, self.views(self.buffers, self.buffer_layout)):
             layer.init_buffers(v)
         self.backends: dict[str, str] = {}
+        self._share_context()
+
+    def _share_context(self) -> None:
+        # One dict per forward pass that layers far apart use to talk: FramesToBatch puts
+        # each clip's frame count there, BatchToFrames and Recurrent read it (variable-length
+        # clips). Run-time state only: never saved, rebuilt after unpickling.
+        self.context: dict[str, Any] = {}
+        for layer in self.layers:
+            layer._ctx = self.context
 
     def kernel_names(self) -> list[str]:
         """Return the kernel names used by the layers (each once, in order).
@@ -911,10 +920,11 @@ class Network:
         return cls([layer_from_config(c) for c in configs], input_shape, dtype)
 
     def __getstate__(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "context"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._share_context()
         # pickling copied the views; point the layers back into the flat buffers
         if self.backends:
             self.bind(self.backends)
