@@ -176,6 +176,10 @@ def test_variable_length_clips_end_at_their_own_last_frame():
     batch = clf.predict_proba(clips)
     alone = np.vstack([clf.predict_proba(c[None]) for c in clips])  # 4-D, no padding at all
     np.testing.assert_allclose(batch, alone, rtol=1e-12, atol=1e-14)
+    # predict sorts a list by length and pads per chunk: same answers with tiny chunks
+    clf._predict_chunk = 1  # 5 frames per forward call
+    np.testing.assert_allclose(clf.predict_proba(clips), batch, rtol=1e-12, atol=1e-14)
+    del clf._predict_chunk
     # a clip is not its padded version read to the end (what ignoring the mask would give)
     padded_zero = np.zeros((1, 5, 6, 6))
     padded_zero[0, :2] = clips[0]

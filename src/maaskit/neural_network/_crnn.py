@@ -178,6 +178,23 @@ def as_clips(X: Any, where: str) -> Any:
     """
     if not _is_clip_list(X):
         return X
+    return pad_clips(validated_clips(X, where))
+
+
+def validated_clips(X: Any, where: str) -> list[np.ndarray]:
+    """Check every clip of a list (finite numbers, ``T_i >= 1``, one frame shape).
+
+    Parameters
+    ----------
+    X : list of array-like
+        ``n`` clips, each ``(T_i, h, w)``, ``(T_i, c, h, w)`` or ``(T_i, d)``.
+    where : str
+        ``"<Estimator>.<method>"`` for error messages.
+
+    Returns
+    -------
+    clips : list of ndarray
+    """
     if len(X) == 0:
         raise ValueError(f"{where}: X must hold at least one clip; got an empty list.")
     clips: list[np.ndarray] = []
@@ -199,6 +216,21 @@ def as_clips(X: Any, where: str) -> Any:
             raise ValueError(f"{where}: every clip must have frames of shape {clips[0].shape[1:]!r} "
                              f"(the first clip's); clip {i} has frames of shape {a.shape[1:]!r}.")
         clips.append(a)
+    return clips
+
+
+def pad_clips(clips: list[np.ndarray]) -> np.ndarray:
+    """Stack validated clips, padding the shorter ones at the end with NaN frames.
+
+    Parameters
+    ----------
+    clips : list of ndarray
+        From :func:`validated_clips`.
+
+    Returns
+    -------
+    X : ndarray of shape (n, max T_i, ...)
+    """
     dtype = np.result_type(*[c.dtype for c in clips])
     lens = [c.shape[0] for c in clips]
     T = max(lens)
@@ -389,6 +421,29 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         if X.shape[2:] != frame:
             raise ValueError(f"{where}: every frame must have shape (c, h, w) = {frame!r}, as in fit; "
                              f"got frames of shape {X.shape[2:]!r}.")
+
+    def _forward(self, X, method):
+        if not _is_clip_list(X) or len(X) < 2:
+            return super()._forward(X, method)
+        # A list of clips of any lengths: sorted by length and padded per chunk, so one long
+        # clip among many short ones costs its own frames, not n x its length.
+        self._check_fitted(method)
+        clips = validated_clips(X, self._where(method))
+        lens = np.array([len(c) for c in clips])
+        order = np.argsort(lens, kind="stable")
+        budget = self._predict_chunk * int(self.input_shape_[0])  # frames per forward call
+        out = None
+        s, n = 0, len(clips)
+        while s < n:
+            e = s + 1
+            while e < n and (e + 1 - s) * lens[order[e]] <= budget:
+                e += 1
+            part = super()._forward([clips[i] for i in order[s:e]], method)
+            if out is None:
+                out = np.empty((n, *part.shape[1:]), dtype=part.dtype)
+            out[order[s:e]] = part
+            s = e
+        return out
 
     def _chunk_rows(self, X):
         # conv workspaces grow with clips x frames: keep chunk x T near the fitted bound
