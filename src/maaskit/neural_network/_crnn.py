@@ -340,6 +340,8 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     _predict_chunk = 64
 
     _state_schema = _CRNN_SCHEMA
+    # per-sample axes of any length (the frames), for the registry's signature
+    _variable_sample_axes = (0,)
 
     def __init__(self, filters=(16, 32), kernel_size: int = 3, *, pool: str = "max", pool_size: int = 2,
                  frame_size: int = 64, cell: str = "gru", hidden_size: int = 64,
