@@ -321,7 +321,7 @@ def fit_ddp_rank(estimator: Any, X: Any, y: Any, *, group: Any = None) -> Any:
     return estimator
 
 
-def _worker(rank: int, world: int, backend: str, init_method: str, estimator: Any, X: Any, y: Any,
+def _worker(rank: int, world: int, backend: str, init_method: str, estimators: list, X: Any, y: Any,
             out_dir: str, threads: int) -> None:
     import torch
     import torch.distributed as dist
@@ -334,17 +334,27 @@ def _worker(rank: int, world: int, backend: str, init_method: str, estimator: An
     if backend == "nccl":
         # Our workers all run on this machine: the rank is the local rank.
         os.environ["LOCAL_RANK"] = str(rank)
-        _bind_cuda_device(estimator, fallback_rank=rank)
+        _bind_cuda_device(estimators[0], fallback_rank=rank)
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world)
     try:
-        fit_ddp_rank(estimator, X, y)
-        estimator.save(Path(out_dir) / f"rank{rank}.npz")
+        for i, estimator in enumerate(estimators):
+            fit_ddp_rank(estimator, X, y)
+            estimator.save(Path(out_dir) / f"rank{rank}_{i}.npz")
     finally:
         dist.destroy_process_group()
 
 
 def _spawn_fit(estimator: Any, X: Any, y: Any, n_procs: int, backend: str) -> list[Any]:
     """Run :func:`fit_ddp_rank` in ``n_procs`` local processes; return every rank's model."""
+    return [models[0] for models in _spawn_fit_many([estimator], X, y, n_procs, backend)]
+
+
+def _spawn_fit_many(estimators: list, X: Any, y: Any, n_procs: int, backend: str) -> list[list[Any]]:
+    """Fit several estimators one after the other in one set of ``n_procs`` processes.
+
+    Process start-up (interpreter, torch, the group) is most of a small job's time; the
+    tests that compare engines pay it once. Returns ``[rank][estimator]`` models.
+    """
     import torch.multiprocessing as mp
 
     from ..persistence import load
@@ -352,11 +362,12 @@ def _spawn_fit(estimator: Any, X: Any, y: Any, n_procs: int, backend: str) -> li
     threads = max(1, (os.cpu_count() or 1) // n_procs)
     with tempfile.TemporaryDirectory(prefix="maaskit_ddp_") as out:
         mp.start_processes(
-            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{free_port()}", estimator,
+            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{free_port()}", list(estimators),
                            np.asarray(X), np.asarray(y), out, threads),
             nprocs=n_procs, join=True, start_method="spawn",
         )
-        return [load(Path(out) / f"rank{r}.npz") for r in range(n_procs)]
+        return [[load(Path(out) / f"rank{r}_{i}.npz") for i in range(len(estimators))]
+                for r in range(n_procs)]
 
 
 def fit_ddp(estimator: Any, X: Any, y: Any, *, n_procs: int = 2, backend: str = "gloo") -> Any:
