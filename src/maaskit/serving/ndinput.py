@@ -59,7 +59,7 @@ def _check_sample(shape: tuple, shapes: list, where: str, what: str) -> None:
         per = " or ".join(accepted([s]).replace("n_samples, ", "", 1) for s in shapes)
         raise _bad("shape_mismatch", f"{where}: {what} must be of shape {per}; got {shape!r}.",
                    {"input_shapes": shapes, "shape": list(shape)})
-    if shape and any(p == -1 for p in next(s for s in shapes if _fits(shape, s))) and 0 in shape:
+    if 0 in shape:  # fixed axes are positive: only a variable one (frames) can be empty
         raise _bad("shape_mismatch", f"{where}: {what} must have at least one frame; got shape {shape!r}.",
                    {"input_shapes": shapes, "shape": list(shape)})
 
