@@ -162,3 +162,14 @@ def test_client_sends_clips_of_different_lengths(served):
     with pytest.raises(ServiceError) as exc:  # the server's answer to the same clips
         c.predict("clips", [rng.rand(2, 6, 6), rng.rand(2, 5, 5)])
     assert exc.value.status_code == 400 and "instance 1 must be of shape" in exc.value.message
+
+
+def test_body_size_limit_holds_for_clips(served, tmp_path):
+    _, crnn, _, rng = served
+    reg = Registry(tmp_path)
+    reg.publish("clips", crnn)
+    app = create_app(reg, auth=False, max_body_bytes=4096)
+    small = _request(app, "POST", "/v1/predict/clips", json={"instances": [rng.rand(1, 6, 6).round(2).tolist()]})
+    assert small.status_code == 200, small.text
+    big = _request(app, "POST", "/v1/predict/clips", json={"instances": [rng.rand(9, 6, 6).tolist()]})
+    assert big.status_code == 413, big.text
