@@ -136,6 +136,7 @@ def use(name: str, est) -> None:
     elif name == "CRNNClassifier":
         est.predict(CLIPS[:4])
         est.predict_proba(list(CLIPS[:2]))
+        est.predict_proba([CLIPS[0], CLIPS[1, :1], CLIPS[2, :2]])  # clips of different lengths
     elif name in ("RNNClassifier", "TransformerClassifier"):
         est.predict(SEQ[:4])
         est.predict(np.full((2, 5), 50))  # out-of-vocabulary ids

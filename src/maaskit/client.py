@@ -69,6 +69,27 @@ class ServiceUnavailableError(MaaskitError):
 _BY_STATUS = {401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError}
 
 
+def _is_ragged_clips(inputs: Any) -> bool:
+    # a list of n-d arrays (clips) of different shapes: V2 tensors are rectangular
+    return (isinstance(inputs, (list, tuple)) and len(inputs) > 1
+            and all(isinstance(a, np.ndarray) and a.ndim >= 2 for a in inputs)
+            and len({a.shape for a in inputs}) > 1)
+
+
+def _clip_tensors(clips: Any) -> list:
+    """Clips of different lengths as V2 tensors: ``input-0`` padded with zeros, ``lengths``."""
+    for i, a in enumerate(clips):
+        if a.shape[1:] != clips[0].shape[1:]:
+            raise ValueError(f"Client.infer: every clip must have frames of shape {clips[0].shape[1:]!r}; "
+                             f"got {a.shape[1:]!r} for clip {i}.")
+    T = max(a.shape[0] for a in clips)
+    dtype = np.result_type(*[a.dtype for a in clips])
+    padded = np.zeros((len(clips), T, *clips[0].shape[1:]), dtype=dtype)
+    for i, a in enumerate(clips):
+        padded[i, :a.shape[0]] = a
+    return [_tensor("input-0", padded), _tensor("lengths", np.array([a.shape[0] for a in clips], dtype=np.int64))]
+
+
 def _tensor(name: str, values: Any) -> dict:
     arr = np.asarray(values)
     kind = arr.dtype.kind
@@ -299,7 +320,8 @@ class Client:
         model : str
             Model name.
         instances : array-like
-            Feature rows, or user/item pairs for a recommender.
+            Feature rows, images or clips (n-d models; a list of arrays for clips of
+            different lengths), or user/item pairs for a recommender.
         method : str, default="predict"
             ``predict``, ``predict_proba``, ``decision_function`` or ``transform``.
         version : int or str, default=None
@@ -312,7 +334,12 @@ class Client:
         -------
         predictions : list
         """
-        rows = instances.tolist() if isinstance(instances, np.ndarray) else instances
+        if isinstance(instances, np.ndarray):
+            rows = instances.tolist()
+        elif isinstance(instances, (list, tuple)):  # e.g. clips of different lengths, one array each
+            rows = [r.tolist() if isinstance(r, np.ndarray) else r for r in instances]
+        else:
+            rows = instances
         body: dict = {"instances": rows, "method": method}
         if strict:
             body["strict"] = True
@@ -329,7 +356,10 @@ class Client:
         model : str
             Model name.
         inputs : array-like, dict of name to array-like, or list of V2 tensor dicts
-            One array becomes the tensor ``input-0`` with the datatype inferred from it.
+            One array becomes the tensor ``input-0`` with the datatype inferred from it. A
+            list of clips (arrays) of different lengths becomes ``input-0`` padded with
+            zeros to the longest plus an ``INT64`` tensor ``lengths`` (what a model of
+            variable-length clips, such as a CRNN, takes).
         version : int or str, default=None
             Version or alias.
         parameters : dict, default=None
@@ -345,6 +375,8 @@ class Client:
         """
         if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict):
             tensors = inputs
+        elif _is_ragged_clips(inputs):
+            tensors = _clip_tensors(inputs)
         elif isinstance(inputs, dict):
             tensors = [_tensor(k, v) for k, v in inputs.items()]
         else:

@@ -104,3 +104,38 @@ def test_nccl_worker_binds_each_rank_to_its_own_gpu(monkeypatch):
     _ddp._bind_cuda_device(est)  # torchrun's form
     _ddp._bind_cuda_device(MLPClassifier(device="cpu"))  # CPU ranks bind nothing
     assert bound == [0, 1, 1]
+
+
+def test_batch_norm_statistics_are_the_global_batchs_on_every_rank():
+    # SyncBatchNorm: each rank normalises with the moments of the whole global batch, so the
+    # loss curve and the running statistics are one process's, the same on every rank.
+    # 41 rows in batches of 20: the last batch has one row, and rank 0 none of it (it must
+    # still join the batch-norm all-reduces). Both engines in one set of processes.
+    from maaskit.distributed._ddp import _spawn_fit_many
+    from maaskit.neural_network import CNNClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(41, 6, 6) * np.linspace(0.5, 2.0, 41)[:, None, None]
+    y = (X.mean(axis=(1, 2)) > 0.6).astype(int)
+    params = dict(filters=(3,), hidden_layer_sizes=(4,), batch_norm=True, max_iter=2, batch_size=20,
+                  solver="sgd", learning_rate_init=0.05, random_state=0, backend="numpy", shuffle=False)
+    engines = ("kernels", "torch")
+    singles, ests = [], []
+    for engine in engines:
+        single, est = CNNClassifier(**params), CNNClassifier(**params)
+        if engine == "torch":
+            single._torch_device = est._torch_device = "cpu"  # the engine NCCL/CUDA training uses
+        singles.append(single.fit(X, y))
+        ests.append(est)
+    ranks = _spawn_fit_many(ests, X, y, 2, "gloo")
+    for j, (engine, single) in enumerate(zip(engines, singles)):
+        assert single.network_.buffers.size == 6  # running mean and var of 3 channels
+        tol = dict(rtol=1e-9, atol=1e-12) if engine == "kernels" else dict(rtol=1e-6, atol=1e-9)
+        for models in ranks:
+            model = models[j]
+            np.testing.assert_allclose(model.history_["loss"], single.history_["loss"], **tol, err_msg=engine)
+            np.testing.assert_allclose(model.params_, single.params_, **tol, err_msg=engine)
+            np.testing.assert_allclose(model.network_.buffers, single.network_.buffers, **tol, err_msg=engine)
+        np.testing.assert_array_equal(ranks[0][j].network_.buffers, ranks[1][j].network_.buffers)
+        np.testing.assert_array_equal(ranks[0][j].params_, ranks[1][j].params_)
+        assert not np.allclose(single.network_.buffers[3:], 1.0)  # the running variance moved

@@ -93,10 +93,11 @@ def test_input_forms_and_errors(clips):
     p = clf.predict_proba(X[:6])
     np.testing.assert_allclose(clf.predict_proba(list(X[:6])), p)  # a list of clips
     np.testing.assert_allclose(clf.predict_proba(X[:6, :, None]), p)  # explicit channel axis
-    with pytest.raises(ValueError, match="Variable T is not supported"):
-        clf.predict([X[0], X[1, :3]])
-    with pytest.raises(ValueError, match="per-sample shape"):
-        clf.predict(X[:4, :3])  # fewer frames than fitted
+    # other frame counts than the fit's: the recurrence runs over any T
+    np.testing.assert_allclose(clf.predict_proba(X[:4, :3]), clf.predict_proba(list(X[:4, :3])))
+    assert clf.predict([X[0], X[1, :3]]).shape == (2,)
+    with pytest.raises(ValueError, match=r"every frame must have shape \(c, h, w\) = \(1, 16, 16\)"):
+        clf.predict(X[:4, :, :8])
     # colour clips (n, T, c, h, w)
     rgb = np.repeat(X[:, :, None], 3, axis=2) * np.array([1.0, 0.5, 0.2])[:, None, None]
     c3 = _small(max_iter=1, cell="lstm").fit(rgb, y)
@@ -159,3 +160,143 @@ def test_saved_state_must_keep_its_frame_count(clips, tmp_path):
     path = clf.save(tmp_path / "bad.npz")
     with pytest.raises(ArtifactError, match="BatchToFrames"):
         load(path)
+
+
+# ---------------------------------------------------------------------------- variable T
+def _ragged(rng, lengths=(2, 5, 3, 5, 1, 4), shape=(6, 6)):
+    return [rng.rand(t, *shape) for t in lengths]
+
+
+def test_variable_length_clips_end_at_their_own_last_frame():
+    rng = np.random.RandomState(0)
+    clips = _ragged(rng)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    clf = _small(filters=(2,), frame_size=4, hidden_size=3, max_iter=2, batch_size=4).fit(clips, y)
+    assert clf.input_shape_ == [5, 1, 6, 6]  # the longest clip
+    batch = clf.predict_proba(clips)
+    alone = np.vstack([clf.predict_proba(c[None]) for c in clips])  # 4-D, no padding at all
+    np.testing.assert_allclose(batch, alone, rtol=1e-12, atol=1e-14)
+    # predict sorts a list by length and pads per chunk: same answers with tiny chunks
+    clf._predict_chunk = 1  # 5 frames per forward call
+    np.testing.assert_allclose(clf.predict_proba(clips), batch, rtol=1e-12, atol=1e-14)
+    del clf._predict_chunk
+    # a clip is not its padded version read to the end (what ignoring the mask would give)
+    padded_zero = np.zeros((1, 5, 6, 6))
+    padded_zero[0, :2] = clips[0]
+    assert not np.allclose(clf.predict_proba(padded_zero), batch[:1])
+    # longer clips than any seen in fit, and colour clips of different lengths
+    assert clf.predict_proba([rng.rand(9, 6, 6)]).shape == (1, 3)
+    rgb = [rng.rand(t, 3, 6, 6).astype(np.float32) for t in (3, 1, 2)]
+    c3 = _small(filters=(2,), frame_size=4, hidden_size=3, max_iter=1, cell="lstm").fit(rgb, [0, 1, 0])
+    assert c3.input_shape_ == [3, 3, 6, 6] and c3.params_.dtype == np.float32
+    np.testing.assert_allclose(c3.predict_proba(rgb)[1], c3.predict_proba(rgb[1][None])[0], rtol=1e-5)
+
+
+def _padded_net(cell, lengths, rng, backend="numpy"):
+    clf = _small(filters=(2,), frame_size=4, hidden_size=3, cell=cell)
+    shape = (max(lengths), 2, 5, 5)
+    net = Network(clf._build_layers(shape, 3), shape, np.float64)
+    net.init_params(rng)
+    net.bind({k: backend for k in net.kernel_names()})
+    x = np.full((len(lengths), *shape), np.nan)
+    for i, t in enumerate(lengths):
+        x[i, :t] = rng.randn(t, 2, 5, 5)
+    return net, x
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_masked_recurrence_gradients_match_finite_differences(cell):
+    rng = np.random.RandomState(1)
+    net, x = _padded_net(cell, (3, 1, 2, 3), rng)
+    w = rng.randn(4, 3)
+
+    def loss():
+        return float((net.forward(x, False) * w).sum())
+
+    net.forward(x, True)
+    net.grads[...] = 0
+    net.backward(w.copy())
+    analytic = net.grads.copy()
+    eps = 1e-6
+    for i in rng.choice(net.n_params, 30, replace=False):
+        old = net.params[i]
+        net.params[i] = old + eps
+        up = loss()
+        net.params[i] = old - eps
+        down = loss()
+        net.params[i] = old
+        np.testing.assert_allclose(analytic[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def test_variable_length_backends_agree():
+    from maaskit._backend import available_backends
+
+    rng = np.random.RandomState(2)
+    clips = _ragged(rng)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    ref = _small(filters=(2,), frame_size=4, hidden_size=3, batch_size=4, backend="numpy").fit(clips, y)
+    for backend in ("numba", "cython"):
+        if backend not in available_backends("conv2d"):
+            continue
+        other = _small(filters=(2,), frame_size=4, hidden_size=3, batch_size=4, backend=backend).fit(clips, y)
+        np.testing.assert_allclose(other.params_, ref.params_, rtol=1e-7, atol=1e-9, err_msg=backend)
+        np.testing.assert_allclose(other.predict_proba(clips), ref.predict_proba(clips), rtol=1e-7)
+
+
+@pytest.mark.parametrize("cell, engine", [("gru", "eager"), ("lstm", "eager"), ("gru", "captured")])
+def test_variable_length_torch_path_matches_values_and_gradients(cell, engine):
+    torch = pytest.importorskip("torch")
+    from maaskit.neural_network._torch_path import TorchEngine
+
+    rng = np.random.RandomState(3)
+    clips = _ragged(rng)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    kw = dict(filters=(2,), frame_size=4, hidden_size=3, batch_size=4, shuffle=False, cell=cell)
+    kern = _small(**kw).fit(clips, y)
+    tch = _small(**kw)
+    tch._torch_device = "cpu"  # the torch path device="cuda" takes, on the CPU
+    if engine == "captured":
+        tch._torch_engine = "captured"  # device="cuda"'s step function (graphs need CUDA)
+    tch.fit(clips, y)
+    np.testing.assert_allclose(tch.params_, kern.params_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tch.history_["loss"], kern.history_["loss"], rtol=1e-8)
+    if engine == "captured":
+        return
+    # one backward pass, side by side
+    Xn = kern._to_network_input(kern._validate_input(clips, reset=False))
+    w = rng.randn(len(clips), 3)
+    kern.network_.forward(Xn, True)
+    kern.network_.grads[...] = 0
+    kern.network_.backward(w.copy())
+    eng = TorchEngine(kern, "cpu")
+    out = eng._forward(torch.as_tensor(Xn))
+    np.testing.assert_allclose(out.detach().numpy(), kern.network_.forward(Xn, False), rtol=1e-8, atol=1e-10)
+    (out * torch.as_tensor(w)).sum().backward()
+    np.testing.assert_allclose(eng.p.grad.numpy(), kern.network_.grads, rtol=1e-7, atol=1e-10)
+
+
+def test_variable_length_partial_fit_and_save_load(tmp_path):
+    rng = np.random.RandomState(4)
+    clips = _ragged(rng)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    clf = _small(filters=(2,), frame_size=4, hidden_size=3, max_iter=1)
+    clf.partial_fit(clips[:3], y[:3], classes=[0, 1, 2])
+    clf.partial_fit(clips[3:], y[3:])  # other lengths, same frames
+    back = CRNNClassifier.load(clf.save(tmp_path / "ragged.npz"))
+    np.testing.assert_array_equal(back.predict_proba(clips), clf.predict_proba(clips))
+
+
+@pytest.mark.parametrize("X, msg", [
+    ([], "X must hold at least one clip; got an empty list"),
+    ([np.zeros((2, 6, 6)), np.zeros((0, 6, 6))], r"clip 1 must have at least one frame; got shape \(0, 6, 6\)"),
+    ([np.zeros((2, 6, 6)), np.zeros((3, 6, 5))], r"every clip must have frames of shape \(6, 6\) \(the first "
+                                                 r"clip's\); clip 1 has frames of shape \(6, 5\)"),
+    ([np.zeros((2, 6, 6)), np.zeros((2, 2, 6, 6))], "clip 1 has frames of shape"),
+    ([[[[0.0, 1.0], [2.0, 3.0]], [[0.0, 1.0]]]], "clip 0 must be an array of frames of one size"),
+    ([np.zeros((2, 6, 6)), np.zeros(6)], r"clip 1 must be \(T, h, w\), \(T, c, h, w\) or \(T, d\)"),
+    ([np.zeros((2, 6, 6)), np.full((3, 6, 6), np.nan)], "NaN"),
+    ([np.zeros((2, 6, 6)), np.array([[["a"]]])], "clip 1 has frames of shape|could not convert"),
+])
+def test_clip_list_errors(X, msg):
+    with pytest.raises(ValueError, match=msg):
+        _small(max_iter=1).fit(X, [0, 1][:max(1, len(X))] if len(X) != 1 else [0])

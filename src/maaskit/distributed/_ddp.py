@@ -11,6 +11,13 @@ floating-point summation order.
 Two engines, as in :mod:`maaskit.neural_network._base`: the CPU kernel engine (gradients
 are a flat NumPy buffer, all-reduced in place through ``torch.from_numpy`` with gloo), and
 the torch engine (``device="cuda"``, all-reduced with NCCL, or torch on the CPU).
+
+Batch normalisation is synchronised (SyncBatchNorm): in training, every batch-norm layer
+takes its mean and variance over the whole global batch by all-reducing the per-rank sums
+(two small all-reduces forward, one backward, per layer and step), not over the rank's
+share as plain DDP would. So the loss curve with batch norm is still one process's, and the
+running mean and variance (updated from the same global moments everywhere) are identical
+on every rank, as the saved model of any rank is.
 """
 
 from __future__ import annotations
@@ -95,8 +102,26 @@ def _kernel_engine(est: Any, group: Any) -> Any:
 
     from ..neural_network._base import _KernelEngine, _scratch
 
+    def allreduce_sum(a: np.ndarray) -> None:
+        dist.all_reduce(torch.from_numpy(a), op=dist.ReduceOp.SUM, group=group)
+
     class DataParallelKernelEngine(_KernelEngine):
-        """The CPU kernel engine with gradients all-reduced before every step."""
+        """The CPU kernel engine with gradients all-reduced before every step.
+
+        Batch-norm layers normalise with the moments of the whole global batch (their
+        ``_sync`` all-reduces them), so their running statistics are the same on every rank.
+        """
+
+        def __init__(self, est: Any) -> None:
+            super().__init__(est)
+            self.bn = _batch_norm_layers(self.net)
+            for layer in self.bn:
+                layer._sync = allreduce_sum
+
+        def finish(self) -> None:
+            for layer in self.bn:
+                layer._sync = None
+            super().finish()
 
         def run_epoch(self, X, y, order, bs, lr):
             if order is not None:
@@ -127,6 +152,11 @@ def _kernel_engine(est: Any, group: Any) -> Any:
                     net.backward(grad)
                     total += loss * m
                 else:
+                    # no rows here: still join the batch-norm all-reduces, in network order
+                    for layer in self.bn:
+                        layer.sync_idle("forward")
+                    for layer in reversed(self.bn):
+                        layer.sync_idle("backward")
                     net.grads[...] = 0
                 dist.all_reduce(grads, op=dist.ReduceOp.SUM, group=group)
                 self.step(lr)
@@ -143,8 +173,39 @@ def _torch_engine(est: Any, device: str, group: Any) -> Any:
 
     from ..neural_network._torch_path import TorchEngine
 
+    class AllReduceSum(torch.autograd.Function):
+        """SUM all-reduce whose backward all-reduces the gradient (every rank's loss
+        depends on every rank's input through the sum)."""
+
+        @staticmethod
+        def forward(ctx, t):
+            t = t.clone()
+            dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
+            return t
+
+        @staticmethod
+        def backward(ctx, g):
+            g = g.clone()
+            dist.all_reduce(g, op=dist.ReduceOp.SUM, group=group)
+            return g
+
     class DataParallelTorchEngine(TorchEngine):
-        """The torch engine with ``p.grad`` all-reduced before every step (NCCL on CUDA)."""
+        """The torch engine with ``p.grad`` all-reduced before every step (NCCL on CUDA).
+
+        Batch-norm layers normalise with the global batch's moments through differentiable
+        all-reduces (SyncBatchNorm), so their running statistics agree on every rank.
+        """
+
+        def __init__(self, est: Any, device: str) -> None:
+            super().__init__(est, device)
+            self.bn = _batch_norm_layers(self.net)
+            for layer in self.bn:
+                layer._torch_sync = AllReduceSum.apply
+
+        def finish(self) -> None:
+            for layer in self.bn:
+                layer._torch_sync = None
+            super().finish()
 
         def run_epoch(self, X, y, order, bs, lr):
             Xd, yd = self._to_device(X, y)
@@ -164,6 +225,9 @@ def _torch_engine(est: Any, device: str, group: Any) -> Any:
                     loss = self._loss(self._forward(Xd[lo:hi]), yd[lo:hi]) * ((hi - lo) / batch)
                     loss.backward()
                     total += loss.detach().double() * batch
+                elif self.bn:
+                    # no rows here: an empty forward/backward joins the batch-norm all-reduces
+                    (self._forward(Xd[lo:hi]).sum() * 0.0).backward()
                 dist.all_reduce(self.p.grad, op=dist.ReduceOp.SUM, group=group)
                 self.opt.step()
                 self.est.t_ += 1
@@ -171,6 +235,12 @@ def _torch_engine(est: Any, device: str, group: Any) -> Any:
             return float(total) / n
 
     return DataParallelTorchEngine(est, device)
+
+
+def _batch_norm_layers(net: Any) -> list:
+    from ..neural_network._layers import BatchNorm
+
+    return [layer for layer in net.layers if isinstance(layer, BatchNorm)]
 
 
 def _check_estimator(estimator: Any) -> None:
@@ -251,7 +321,7 @@ def fit_ddp_rank(estimator: Any, X: Any, y: Any, *, group: Any = None) -> Any:
     return estimator
 
 
-def _worker(rank: int, world: int, backend: str, init_method: str, estimator: Any, X: Any, y: Any,
+def _worker(rank: int, world: int, backend: str, init_method: str, estimators: list, X: Any, y: Any,
             out_dir: str, threads: int) -> None:
     import torch
     import torch.distributed as dist
@@ -264,17 +334,27 @@ def _worker(rank: int, world: int, backend: str, init_method: str, estimator: An
     if backend == "nccl":
         # Our workers all run on this machine: the rank is the local rank.
         os.environ["LOCAL_RANK"] = str(rank)
-        _bind_cuda_device(estimator, fallback_rank=rank)
+        _bind_cuda_device(estimators[0], fallback_rank=rank)
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world)
     try:
-        fit_ddp_rank(estimator, X, y)
-        estimator.save(Path(out_dir) / f"rank{rank}.npz")
+        for i, estimator in enumerate(estimators):
+            fit_ddp_rank(estimator, X, y)
+            estimator.save(Path(out_dir) / f"rank{rank}_{i}.npz")
     finally:
         dist.destroy_process_group()
 
 
 def _spawn_fit(estimator: Any, X: Any, y: Any, n_procs: int, backend: str) -> list[Any]:
     """Run :func:`fit_ddp_rank` in ``n_procs`` local processes; return every rank's model."""
+    return [models[0] for models in _spawn_fit_many([estimator], X, y, n_procs, backend)]
+
+
+def _spawn_fit_many(estimators: list, X: Any, y: Any, n_procs: int, backend: str) -> list[list[Any]]:
+    """Fit several estimators one after the other in one set of ``n_procs`` processes.
+
+    Process start-up (interpreter, torch, the group) is most of a small job's time; the
+    tests that compare engines pay it once. Returns ``[rank][estimator]`` models.
+    """
     import torch.multiprocessing as mp
 
     from ..persistence import load
@@ -282,11 +362,12 @@ def _spawn_fit(estimator: Any, X: Any, y: Any, n_procs: int, backend: str) -> li
     threads = max(1, (os.cpu_count() or 1) // n_procs)
     with tempfile.TemporaryDirectory(prefix="maaskit_ddp_") as out:
         mp.start_processes(
-            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{free_port()}", estimator,
+            _worker, args=(n_procs, backend, f"tcp://127.0.0.1:{free_port()}", list(estimators),
                            np.asarray(X), np.asarray(y), out, threads),
             nprocs=n_procs, join=True, start_method="spawn",
         )
-        return [load(Path(out) / f"rank{r}.npz") for r in range(n_procs)]
+        return [[load(Path(out) / f"rank{r}_{i}.npz") for i in range(len(estimators))]
+                for r in range(n_procs)]
 
 
 def fit_ddp(estimator: Any, X: Any, y: Any, *, n_procs: int = 2, backend: str = "gloo") -> Any:

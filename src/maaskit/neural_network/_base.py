@@ -246,9 +246,8 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
         y_enc = self._encode_y(y, first, classes, where)
         if first:
             self._initialise(X, y_enc, where)
-        elif X.shape[1:] != tuple(self.input_shape_):
-            raise ValueError(
-                f"{where}: X must have per-sample shape {tuple(self.input_shape_)}; got {X.shape[1:]!r}.")
+        else:
+            self._check_input_shape(X, where)
         self.device_ = resolve_device(self.device, where)
         Xn = self._to_network_input(X)
         n = Xn.shape[0]
@@ -421,15 +420,23 @@ class NeuralEstimatorBase(PersistableMixin, BaseEstimator):
         """Validated forward pass on the CPU kernels, in chunks; returns raw outputs."""
         self._check_fitted(method)
         X = self._validate_input(X, reset=False)
-        if X.shape[1:] != tuple(self.input_shape_):
-            raise ValueError(
-                f"{self._where(method)}: X must have per-sample shape {tuple(self.input_shape_)}; "
-                f"got {X.shape[1:]!r}.")
+        self._check_input_shape(X, self._where(method))
         Xn = self._to_network_input(X)
+        chunk = self._chunk_rows(Xn)
         if self._serial_blas():
             with one_blas_thread():
-                return _forward_chunks(self.network_, Xn, self._predict_chunk)
-        return _forward_chunks(self.network_, Xn, self._predict_chunk)
+                return _forward_chunks(self.network_, Xn, chunk)
+        return _forward_chunks(self.network_, Xn, chunk)
+
+    def _check_input_shape(self, X: np.ndarray, where: str) -> None:
+        """Refuse input whose per-sample shape is not the fitted one (subclasses may relax it)."""
+        if X.shape[1:] != tuple(self.input_shape_):
+            raise ValueError(
+                f"{where}: X must have per-sample shape {tuple(self.input_shape_)}; got {X.shape[1:]!r}.")
+
+    def _chunk_rows(self, X: np.ndarray) -> int:
+        """Samples per forward call in predict (bounds the workspaces)."""
+        return self._predict_chunk
 
     # The public predict / predict_proba methods stay on each estimator (their docstrings
     # describe that estimator's input); their bodies are these three helpers.

@@ -5,9 +5,12 @@ convolution is one im2col + GEMM over ``n * T`` images), its per-frame features 
 unfolded back into ``(n, T, d)`` sequences, a GRU/LSTM runs over them and a linear layer
 with a fused softmax cross-entropy classifies the last hidden state.
 
-Every clip of one fit has the same number of frames ``T`` (``input_shape_[0]``): variable
-``T`` with a mask is not implemented yet, so a list of clips of different lengths is
-refused with a message saying so (pad or crop the clips to one length first).
+Clips may have different lengths: a list of clips is padded at the end to the longest
+with NaN frames (pad + mask; NaN can mark padding because every clip is checked finite
+first). ``FramesToBatch`` folds only the real frames (no convolution on padding) and
+records each clip's length in the network's context; ``BatchToFrames`` scatters the frame
+features back and the recurrent kernels stop each clip at its own last frame, so a clip's
+output does not depend on what it was batched with.
 
 Kernels: ``conv2d``, ``pool``, ``dense`` (per-frame CNN and head), ``rnn``, ``optim``.
 """
@@ -15,6 +18,7 @@ Kernels: ``conv2d``, ``pool``, ``dense`` (per-frame CNN and head), ``rnn``, ``op
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -32,11 +36,25 @@ __all__ = ["CRNNClassifier", "FramesToBatch", "BatchToFrames"]
 
 
 # ---------------------------------------------------------------------------- layers
+def _context(layer: Layer) -> dict:
+    # the network's shared per-pass dict (see Network); a layer used alone gets its own
+    ctx = layer.__dict__.get("_ctx")
+    if ctx is None:
+        ctx = layer._ctx = {}
+    return ctx
+
+
 @register_layer
 class FramesToBatch(Layer):
-    """Fold the time axis into the batch: ``(n, T, c, h, w) -> (n * T, c, h, w)`` (a view).
+    """Fold the time axis into the batch: ``(n, T, c, h, w) -> (n * T, c, h, w)``.
 
     The layers after it see single frames; :class:`BatchToFrames` undoes the fold.
+    Variable-length clips arrive padded at the end with NaN frames (the estimator pads
+    validated, finite clips, so NaN marks padding and nothing else): the CPU path folds
+    only the real frames (no convolution runs on padding) and drops the steps that are
+    padding in every clip of the batch; the torch path folds every frame with padding
+    zeroed (static shapes for CUDA graphs). Either way each clip's frame count goes into
+    the network's context for :class:`BatchToFrames` and the recurrent layer.
     """
 
     def _out_shape(self, in_shape):
@@ -45,24 +63,46 @@ class FramesToBatch(Layer):
         return tuple(in_shape[1:])
 
     def forward(self, x, train):
-        return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+        ctx = _context(self)
+        n, T = x.shape[0], x.shape[1]
+        pad = np.isnan(x[:, :, 0, 0, 0])
+        if not pad.any():
+            ctx.update(n=n, n_frames=T, lengths=None, real=None)
+            return x.reshape(n * T, *x.shape[2:])
+        lengths = (T - pad.sum(axis=1)).astype(np.int64)
+        Tb = int(lengths.max())  # batch-local: steps that are padding in every clip are dropped
+        keep = (np.arange(T)[None, :] < lengths[:, None]).ravel()
+        ctx.update(n=n, n_frames=Tb, lengths=lengths,
+                   real=np.flatnonzero((np.arange(Tb)[None, :] < lengths[:, None]).ravel()))
+        return x.reshape(n * T, *x.shape[2:])[keep]
 
     def backward(self, dout):
         # nothing before it holds parameters (it is the first layer)
-        return None if not self.need_dx else dout.reshape(-1, *self.in_shape)
+        return None
 
     def torch_forward(self, x, params):
-        return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+        import torch
+
+        ctx = _context(self)
+        n, T = x.shape[0], x.shape[1]
+        pad = torch.isnan(x[:, :, 0, 0, 0])
+        ctx.update(torch_n_frames=T, torch_lengths=T - pad.sum(dim=1))
+        x = torch.nan_to_num(x, nan=0.0)
+        return x.reshape(n * T, *x.shape[2:])
 
 
 @register_layer
 class BatchToFrames(Layer):
-    """Unfold per-frame features into sequences: ``(n * T, d) -> (n, T, d)`` (a view).
+    """Unfold per-frame features into sequences: ``(n * T, d) -> (n, T, d)``.
+
+    ``T`` is the batch's frame count from :class:`FramesToBatch` (``n_frames`` is the one
+    the network was built for). When the fold dropped padding frames, their rows come back
+    as zeros, which the recurrent layer never reads (it stops at each clip's last frame).
 
     Parameters
     ----------
     n_frames : int
-        ``T``, the frames per sequence.
+        ``T``, the frames per sequence the network was built for.
     """
 
     _config_keys = ("n_frames",)
@@ -77,39 +117,129 @@ class BatchToFrames(Layer):
         return (self.n_frames, in_shape[0])
 
     def forward(self, x, train):
-        return x.reshape(x.shape[0] // self.n_frames, self.n_frames, x.shape[1])
+        ctx = _context(self)
+        T = ctx.get("n_frames") or self.n_frames
+        real = ctx.get("real")
+        self._real = real
+        if real is None:
+            return x.reshape(x.shape[0] // T, T, x.shape[1])
+        n = ctx["n"]
+        out = np.zeros((n * T, x.shape[1]), dtype=x.dtype)
+        out[real] = x
+        return out.reshape(n, T, x.shape[1])
 
     def backward(self, dout):
-        return np.ascontiguousarray(dout).reshape(-1, self.in_shape[0])
+        flat = np.ascontiguousarray(dout).reshape(-1, self.in_shape[0])
+        real = self.__dict__.get("_real")
+        return flat if real is None else flat[real]
 
     def torch_forward(self, x, params):
-        return x.reshape(x.shape[0] // self.n_frames, self.n_frames, x.shape[1])
+        T = _context(self).get("torch_n_frames") or self.n_frames
+        return x.reshape(x.shape[0] // T, T, x.shape[1])
 
 
 # ---------------------------------------------------------------------------- input
-def as_clips(X, where: str) -> np.ndarray:
-    """Stack a list of clips into one array; clips of different lengths are refused.
+def _is_clip_list(X: Any) -> bool:
+    """A list/tuple (or 1-D object array) whose first item is itself at least 2-D: clips."""
+    if isinstance(X, np.ndarray):
+        if X.dtype != object or X.ndim != 1:
+            return False
+    elif not isinstance(X, (list, tuple)):
+        return False
+    if len(X) == 0:
+        return True  # refused with its own message
+    first = X[0]
+    if hasattr(first, "shape"):
+        return len(np.shape(first)) >= 2
+    # nested lists: a clip is a list of frames, a frame a list of rows (or values)
+    return isinstance(first, (list, tuple)) and len(first) > 0 and isinstance(first[0], (list, tuple, np.ndarray))
+
+
+def as_clips(X: Any, where: str) -> Any:
+    """Validate a list of clips and pad it into one array; anything else is returned as is.
+
+    Clips may have different frame counts ``T_i``; they must agree on everything else.
+    Clips of one length are stacked. Clips of different lengths are padded at the end to
+    the longest with NaN frames: every clip has just been checked to be finite, so NaN
+    marks padding and nothing else, and the network reads each clip's length from it
+    (see :class:`FramesToBatch`): no convolution runs on padding and the recurrent layer's
+    final state is each clip's state at its own last frame.
 
     Parameters
     ----------
     X : array-like or list of array-like
-        Clips; a list (or tuple) of per-clip arrays ``(T, h, w)`` / ``(T, c, h, w)`` is stacked.
+        ``n`` clips, each ``(T_i, h, w)``, ``(T_i, c, h, w)`` or ``(T_i, d)``.
     where : str
         ``"<Estimator>.<method>"`` for error messages.
 
     Returns
     -------
-    X : ndarray or the input unchanged
+    X : ndarray of shape (n, max T_i, ...) or the input unchanged
     """
-    if isinstance(X, (list, tuple)) and len(X) and all(hasattr(c, "shape") for c in X):
-        shapes = {tuple(np.shape(c)) for c in X}
-        if len(shapes) > 1:
-            lens = sorted({s[0] if s else 0 for s in shapes})
-            raise ValueError(f"{where}: every clip must have the same shape (T frames of one size); "
-                             f"got {len(shapes)} shapes (frame counts {lens[:5]!r}). Variable T is "
-                             f"not supported yet: pad or crop the clips to one length.")
-        return np.stack([np.asarray(c) for c in X])
-    return X
+    if not _is_clip_list(X):
+        return X
+    return pad_clips(validated_clips(X, where))
+
+
+def validated_clips(X: Any, where: str) -> list[np.ndarray]:
+    """Check every clip of a list (finite numbers, ``T_i >= 1``, one frame shape).
+
+    Parameters
+    ----------
+    X : list of array-like
+        ``n`` clips, each ``(T_i, h, w)``, ``(T_i, c, h, w)`` or ``(T_i, d)``.
+    where : str
+        ``"<Estimator>.<method>"`` for error messages.
+
+    Returns
+    -------
+    clips : list of ndarray
+    """
+    if len(X) == 0:
+        raise ValueError(f"{where}: X must hold at least one clip; got an empty list.")
+    clips: list[np.ndarray] = []
+    for i, c in enumerate(X):
+        try:
+            a = np.asarray(c)
+        except ValueError:  # numpy refuses inhomogeneous nesting
+            a = np.empty(0, dtype=object)
+        if a.dtype == object:
+            raise ValueError(f"{where}: clip {i} must be an array of frames of one size; got frames "
+                             f"of different shapes (ragged nested lists).")
+        if a.ndim not in (2, 3, 4):
+            raise ValueError(f"{where}: clip {i} must be (T, h, w), (T, c, h, w) or (T, d); got an "
+                             f"array of shape {a.shape!r}.")
+        if a.shape[0] == 0:
+            raise ValueError(f"{where}: clip {i} must have at least one frame; got shape {a.shape!r}.")
+        a = check_array(a, allow_nd=True, dtype=(np.float64, np.float32), input_name="X")
+        if clips and a.shape[1:] != clips[0].shape[1:]:
+            raise ValueError(f"{where}: every clip must have frames of shape {clips[0].shape[1:]!r} "
+                             f"(the first clip's); clip {i} has frames of shape {a.shape[1:]!r}.")
+        clips.append(a)
+    return clips
+
+
+def pad_clips(clips: list[np.ndarray]) -> np.ndarray:
+    """Stack validated clips, padding the shorter ones at the end with NaN frames.
+
+    Parameters
+    ----------
+    clips : list of ndarray
+        From :func:`validated_clips`.
+
+    Returns
+    -------
+    X : ndarray of shape (n, max T_i, ...)
+    """
+    dtype = np.result_type(*[c.dtype for c in clips])
+    lens = [c.shape[0] for c in clips]
+    T = max(lens)
+    if min(lens) == T:
+        return np.stack(clips).astype(dtype, copy=False)
+    out = np.full((len(clips), T, *clips[0].shape[1:]), np.nan, dtype=dtype)
+    for i, c in enumerate(clips):
+        out[i, :c.shape[0]] = c
+    return out
 
 
 # ---------------------------------------------------------------------------- saved state
@@ -145,9 +275,13 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     GRU/LSTM (``cell``, ``hidden_size``) reads; its last hidden state feeds a linear output
     with a fused softmax cross-entropy loss.
 
-    ``X`` is ``(n, T, h, w)`` (one channel) or ``(n, T, c, h, w)``, or a list of ``n`` clips of
-    those shapes without the first axis. All clips have the same ``T`` (fixed per fit:
-    variable-length clips with a mask are not implemented). A 3-D ``(n, T, d)`` array is
+    ``X`` is ``(n, T, h, w)`` (one channel) or ``(n, T, c, h, w)``, or a list of ``n`` clips
+    ``(T_i, h, w)`` / ``(T_i, c, h, w)`` whose lengths ``T_i >= 1`` may differ. The rule
+    for variable lengths is pad + mask: the clips are padded at the end to the longest,
+    the CNN runs only on real frames, and the GRU/LSTM's final state is taken at each
+    clip's own last frame, so a clip gets the same output alone or in any batch. Every
+    clip must have frames of one shape, the fit's ``(c, h, w)``; ``T`` may differ from
+    the fit's in ``predict`` and ``partial_fit``. A 3-D ``(n, T, d)`` array is
     read as ``T`` frames of ``1 x d`` strips and a 2-D ``(n, d)`` array as ``d`` frames of one
     pixel (so the model also takes plain feature rows, as scikit-learn's checks use).
 
@@ -206,6 +340,8 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     _predict_chunk = 64
 
     _state_schema = _CRNN_SCHEMA
+    # per-sample axes of any length (the frames), for the registry's signature
+    _variable_sample_axes = (0,)
 
     def __init__(self, filters=(16, 32), kernel_size: int = 3, *, pool: str = "max", pool_size: int = 2,
                  frame_size: int = 64, cell: str = "gru", hidden_size: int = 64,
@@ -252,9 +388,10 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
     def _validate_input(self, X, y="no_validation", *, reset: bool):
         where = self._where("fit" if reset else "predict")
         no_y = isinstance(y, str) and y == "no_validation"
-        X = as_clips(X, where)
+        listed = _is_clip_list(X)
+        X = as_clips(X, where)  # validated and NaN-padded: no second check_array
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-        if ndim not in (3, 4, 5):
+        if ndim not in (3, 4, 5) and not listed:
             # flat rows (and wrong ranks): sklearn's own messages and n_features_in_
             if no_y:
                 X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
@@ -262,7 +399,8 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
                 X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32))
             X = X.reshape(X.shape[0], X.shape[1], 1, 1, 1)  # d frames of one pixel
         else:
-            X = check_array(X, allow_nd=True, dtype=(np.float64, np.float32), input_name="X")
+            if not listed:
+                X = check_array(X, allow_nd=True, dtype=(np.float64, np.float32), input_name="X")
             if X.ndim == 3:  # (n, T, d): T frames of 1 x d strips
                 X = X[:, :, None, None, :]
             elif X.ndim == 4:  # (n, T, h, w): one channel
@@ -278,6 +416,40 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
             if reset:
                 self.n_features_in_ = int(np.prod(X.shape[1:]))
         return X if no_y else (X, y)
+
+    def _check_input_shape(self, X, where):
+        # T may differ from the fit's (the recurrence runs over any number of frames)
+        frame = tuple(self.input_shape_[1:])
+        if X.shape[2:] != frame:
+            raise ValueError(f"{where}: every frame must have shape (c, h, w) = {frame!r}, as in fit; "
+                             f"got frames of shape {X.shape[2:]!r}.")
+
+    def _forward(self, X, method):
+        if not _is_clip_list(X) or len(X) < 2:
+            return super()._forward(X, method)
+        # A list of clips of any lengths: sorted by length and padded per chunk, so one long
+        # clip among many short ones costs its own frames, not n x its length.
+        self._check_fitted(method)
+        clips = validated_clips(X, self._where(method))
+        lens = np.array([len(c) for c in clips])
+        order = np.argsort(lens, kind="stable")
+        budget = self._predict_chunk * int(self.input_shape_[0])  # frames per forward call
+        out = None
+        s, n = 0, len(clips)
+        while s < n:
+            e = s + 1
+            while e < n and (e + 1 - s) * lens[order[e]] <= budget:
+                e += 1
+            part = super()._forward([clips[i] for i in order[s:e]], method)
+            if out is None:
+                out = np.empty((n, *part.shape[1:]), dtype=part.dtype)
+            out[order[s:e]] = part
+            s = e
+        return out
+
+    def _chunk_rows(self, X):
+        # conv workspaces grow with clips x frames: keep chunk x T near the fitted bound
+        return max(1, self._predict_chunk * int(self.input_shape_[0]) // max(1, X.shape[1]))
 
     def _build_layers(self, input_shape, n_outputs):
         T, c, h, w = input_shape
@@ -300,7 +472,7 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, T, h, w) or (n_samples, T, c, h, w)
-            Clips (or a list of clips), all with the ``T`` of the first call.
+            Clips (or a list of clips of any lengths), with the frame shape of the first call.
         y : array-like of shape (n_samples,)
             Labels.
         classes : array-like of shape (n_classes,), default=None
@@ -319,7 +491,7 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, T, h, w) or (n_samples, T, c, h, w)
-            Clips (or a list of clips).
+            Clips (or a list of clips of any lengths ``T_i``).
 
         Returns
         -------
@@ -334,7 +506,7 @@ class CRNNClassifier(ClassifierMixin, NeuralEstimatorBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, T, h, w) or (n_samples, T, c, h, w)
-            Clips (or a list of clips).
+            Clips (or a list of clips of any lengths ``T_i``).
 
         Returns
         -------

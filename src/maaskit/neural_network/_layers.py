@@ -539,7 +539,7 @@ class Flatten(Layer):
         return dout.reshape(self._n, *self.in_shape)
 
     def torch_forward(self, x, params):
-        return x.reshape(x.shape[0], -1)
+        return x.flatten(1)  # also for an empty batch (a data-parallel rank with no rows)
 
 
 @register_layer
@@ -674,13 +674,80 @@ class BatchNorm(Layer):
     def _3d(self, a: np.ndarray) -> np.ndarray:
         return a.reshape(a.shape[0], self.in_shape[0], -1)
 
+    # --- data-parallel training: statistics of the whole batch across ranks -------------
+    # A data-parallel engine sets ``_sync`` to an in-place SUM all-reduce of a float64 NumPy
+    # array over its ranks (``_torch_sync``: a differentiable one of tensors; SyncBatchNorm):
+    # the moments are then those of the global batch, not of this rank's share, so the loss
+    # curve and the running statistics are a single process's, and identical on every rank. Two collectives forward (sum and count, then
+    # the centred squares: the kernel's two-pass accuracy), one backward; a rank with no
+    # rows in a batch calls :meth:`sync_idle` to take part in them.
+    def _sync_forward(self, x3: np.ndarray, z3: np.ndarray | None, mean, rstd) -> None:
+        C = self.in_shape[0]
+        xd = x3.astype(np.float64)
+        head = np.empty(C + 1)
+        head[:C] = xd.sum(axis=(0, 2))
+        head[C] = x3.shape[0] * x3.shape[2]
+        self._sync(head)
+        M = head[C]
+        mu = head[:C] / M
+        xc = xd - mu[None, :, None]
+        sq = np.einsum("ncs,ncs->c", xc, xc)
+        self._sync(sq)
+        var = sq / M
+        r = 1.0 / np.sqrt(var + self.eps)
+        mean[...] = mu
+        rstd[...] = r
+        if z3 is not None:
+            z3[...] = xc * (r * self._p["gamma"])[None, :, None] + self._p["beta"][None, :, None]
+        b, m = self._b, self.momentum
+        b["running_mean"][...] = (1.0 - m) * b["running_mean"] + m * mu
+        b["running_var"][...] = (1.0 - m) * b["running_var"] + m * (var * M / (M - 1) if M > 1 else var)
+        self._M = M
+
+    def _sync_backward(self, dz3: np.ndarray, x3: np.ndarray, dx3: np.ndarray | None) -> None:
+        C = self.in_shape[0]
+        dd = dz3.astype(np.float64)
+        xhat = (x3 - self._mean[None, :, None].astype(np.float64)) * self._rstd[None, :, None]
+        sums = np.empty(2 * C)
+        sums[:C] = dd.sum(axis=(0, 2))
+        sums[C:] = np.einsum("ncs,ncs->c", dd, xhat)
+        # this rank's share of dbeta/dgamma: the engine all-reduces every gradient
+        self._g["beta"][...] = sums[:C]
+        self._g["gamma"][...] = sums[C:]
+        self._sync(sums)
+        if dx3 is not None:
+            M = self._M
+            k = (self._p["gamma"] * self._rstd.astype(np.float64)) / M
+            dx3[...] = k[None, :, None] * (M * dd - sums[None, :C, None] - xhat * sums[None, C:, None])
+
+    def sync_idle(self, phase: str) -> None:
+        """Take part in the all-reduces of a batch this rank holds no rows of.
+
+        Parameters
+        ----------
+        phase : {"forward", "backward"}
+            Which pass's collectives to join (the running statistics are updated as on
+            the other ranks).
+        """
+        C, dt = self.in_shape[0], self._p["gamma"].dtype
+        empty = np.zeros((0, C, 1), dtype=dt)
+        if phase == "forward":
+            self._mean, self._rstd = np.empty(C, dt), np.empty(C, dt)
+            self._sync_forward(empty, None, self._mean, self._rstd)
+        else:
+            self._sync_backward(empty, empty, None)
+
     def forward(self, x, train):
         n = x.shape[0]
         C = self.in_shape[0]
         z = self._buf("z", x.shape, x.dtype)
         k = self._k["batchnorm"]
         b = self._b
-        if train:
+        if train and self.__dict__.get("_sync") is not None:
+            mean, rstd = self._buf("mean", (C,), x.dtype), self._buf("rstd", (C,), x.dtype)
+            self._sync_forward(self._3d(x), self._3d(z), mean, rstd)
+            self._x, self._mean, self._rstd, self._n = x, mean, rstd, n
+        elif train:
             mean, rstd = self._buf("mean", (C,), x.dtype), self._buf("rstd", (C,), x.dtype)
             k.batchnorm_forward(self._3d(x), self._p["gamma"], self._p["beta"], self.eps,
                                 self.momentum, self._3d(z), mean, rstd, b["running_mean"],
@@ -707,6 +774,9 @@ class BatchNorm(Layer):
             dz = self._buf("dz", dout.shape, dout.dtype)
             self._k["dense"].activation_backward(self._z, self._a, dout, act, dz)
         dx = self._buf("dx", dout.shape, dout.dtype)
+        if self.__dict__.get("_sync") is not None:
+            self._sync_backward(self._3d(dz), self._3d(self._x), self._3d(dx))
+            return dx if self.need_dx else None
         self._k["batchnorm"].batchnorm_backward(self._3d(dz), self._3d(self._x), self._p["gamma"],
                                                 self._mean, self._rstd, self._3d(dx),
                                                 self._g["gamma"], self._g["beta"])
@@ -715,11 +785,41 @@ class BatchNorm(Layer):
     def torch_forward(self, x, params, train=False):
         import torch.nn.functional as F
 
+        if train and self.__dict__.get("_torch_sync") is not None:
+            return _torch_act(_torch_sync_batch_norm(self, x, params), self.activation)
+
         # F.batch_norm updates the running statistics in place: they are views into the
         # engine's buffer tensor, copied back into Network.buffers when the fit ends
         z = F.batch_norm(x, params["running_mean"], params["running_var"], params["gamma"],
                          params["beta"], training=train, momentum=self.momentum, eps=self.eps)
         return _torch_act(z, self.activation)
+
+
+def _torch_sync_batch_norm(layer: BatchNorm, x: Any, params: dict) -> Any:
+    """Batch norm over the global batch of a data-parallel group (torch, autograd-aware).
+
+    ``layer._torch_sync`` is a differentiable SUM all-reduce (its backward all-reduces the
+    gradient), so autograd gives SyncBatchNorm's backward; the moments are taken as in
+    :meth:`BatchNorm._sync_forward` (sum and count, then centred squares).
+    """
+    import torch
+
+    all_reduce = layer._torch_sync
+    C = x.shape[1]
+    dims = [0, *range(2, x.dim())]
+    shape = [1, C] + [1] * (x.dim() - 2)
+    head = all_reduce(torch.cat([x.sum(dims), x.new_full((1,), x.numel() / C)]))
+    M = head[C]
+    mu = head[:C] / M
+    xc = x - mu.view(shape)
+    var = all_reduce((xc * xc).sum(dims)) / M
+    z = xc * (torch.rsqrt(var + layer.eps) * params["gamma"]).view(shape) + params["beta"].view(shape)
+    with torch.no_grad():
+        m, Mv = layer.momentum, float(M)
+        unbiased = var * Mv / (Mv - 1) if Mv > 1 else var
+        params["running_mean"].mul_(1.0 - m).add_(m * mu)
+        params["running_var"].mul_(1.0 - m).add_(m * unbiased)
+    return z
 
 
 class Network:
@@ -781,6 +881,15 @@ class Network:
         for layer, v in zip(self.layers, self.views(self.buffers, self.buffer_layout)):
             layer.init_buffers(v)
         self.backends: dict[str, str] = {}
+        self._share_context()
+
+    def _share_context(self) -> None:
+        # One dict per forward pass that layers far apart use to talk: FramesToBatch puts
+        # each clip's frame count there, BatchToFrames and Recurrent read it (variable-length
+        # clips). Run-time state only: never saved, rebuilt after unpickling.
+        self.context: dict[str, Any] = {}
+        for layer in self.layers:
+            layer._ctx = self.context
 
     def kernel_names(self) -> list[str]:
         """Return the kernel names used by the layers (each once, in order).
@@ -911,10 +1020,11 @@ class Network:
         return cls([layer_from_config(c) for c in configs], input_shape, dtype)
 
     def __getstate__(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "context"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._share_context()
         # pickling copied the views; point the layers back into the flat buffers
         if self.backends:
             self.bind(self.backends)

@@ -218,7 +218,11 @@ class Recurrent(Layer):
             return xin, lengths, T, ids
         T = x.shape[1]
         xin = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dt).reshape(T * n, -1)
-        return xin, np.full(n, T, dtype=np.int64), T, None
+        # variable-length frame sequences (CRNN): FramesToBatch left each clip's frame count
+        lengths = self.__dict__.get("_ctx", {}).get("lengths")
+        if lengths is None or len(lengths) != n:
+            lengths = np.full(n, T, dtype=np.int64)
+        return xin, lengths, T, None
 
     def forward(self, x, train):
         p = self._p
@@ -290,7 +294,9 @@ class Recurrent(Layer):
             xin = params["E"][ids.clamp(min=0)]
         else:
             xin = x
-            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
+            lengths = self.__dict__.get("_ctx", {}).get("torch_lengths")
+            if lengths is None or lengths.shape[0] != x.shape[0]:
+                lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
         return torch_recurrence(self.cell, xin, lengths, params)
 
 

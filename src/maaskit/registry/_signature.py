@@ -108,7 +108,8 @@ def infer_signature(estimator: Any) -> dict:
         ``/v1/similar`` and ``/v1/vector``) or ``{"kind": "tabular", "n_features", "datatype",
         "methods", "classes"}``,
         plus ``"input_shape"`` (per sample, e.g. ``[28, 28]``) and ``"input_shapes"`` (every
-        per-sample shape accepted) for estimators that take n-d input such as images.
+        per-sample shape accepted) for estimators that take n-d input such as images;
+        ``-1`` marks an axis of any length (a clip's frames: ``[-1, 8, 8]`` for a CRNN).
     """
     if is_recommender(estimator):
         sig = {
@@ -168,11 +169,18 @@ def _sample_shapes(estimator: Any) -> list[list[int]] | None:
     shape = [int(s) for s in shape]
     if not nd or len(shape) < 2:
         return None
+    # axes of any length (a clip's frame count): -1, the V2 metadata's own convention
+    fixed = list(shape)
+    for axis in getattr(estimator, "_variable_sample_axes", ()):
+        shape[axis] = -1
     shapes = []
     if len(shape) == 3 and shape[0] == 1:
         shapes.append(shape[1:])  # single-channel images: (h, w), as they are usually given
+    if len(shape) == 4 and shape[1] == 1:
+        shapes.append([shape[0], *shape[2:]])  # single-channel clips: (T, h, w)
     shapes.append(shape)
     n_features = getattr(estimator, "n_features_in_", None)
+    shape = fixed
     if n_features is not None and len(shape) == 3 and shape[0] == 1 and (shape[1] == shape[2] or shape[1] == 1):
         shapes.append([int(n_features)])  # flat rows, reshaped by the estimator
     return shapes

@@ -27,6 +27,8 @@ from .errors import APIError
 from .errors import bad_request as _bad
 from .ids import resolve_ids, type_note
 from .limits import Limits, check_n
+from .ndinput import (check_nd_rows, clips_from_instances, clips_from_tensor, decode_clip_inputs,
+                      has_variable_axis)
 from .pool import WorkerPool
 from .v2 import V2_DATATYPES, decode_tensor
 
@@ -462,20 +464,19 @@ class LoadedModel:
         try:
             X = np.asarray(instances, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
+            shapes = self.signature.get("input_shapes")
+            if has_variable_axis(shapes):  # clips of different lengths: one array each
+                clips = clips_from_instances(instances, shapes, self.limits, where)
+                return self._call(method, clips, where), None
             raise _bad("invalid_input", f"{where}: instances must be rows of numbers of equal length.") from None
         self.limits.check("max_tensor_elements", X.size, where, "numbers in instances")
         return self._call(method, self._check_rows(X, where), where), None
     def _check_rows(self, X: np.ndarray, where: str) -> np.ndarray:
         shapes = self.signature.get("input_shapes")
         if shapes:
-            # n-d models (images): any per-sample shape the signature lists, e.g. (28, 28).
-            if X.ndim < 2 or list(X.shape[1:]) not in shapes:
-                accepted = " or ".join(str(tuple(["n_samples", *s])).replace("'", "") for s in shapes)
-                raise _bad("shape_mismatch", f"{where}: X must be of shape {accepted}; got {X.shape!r}.",
-                           {"input_shapes": shapes, "shape": list(X.shape)})
-            if not np.isfinite(X).all():
-                raise _bad("invalid_input", f"{where}: X contains NaN or infinity.")
-            return X
+            # n-d models (images, clips): any per-sample shape the signature lists, e.g.
+            # (28, 28), with -1 for an axis of any length (a clip's frames)
+            return check_nd_rows(X, shapes, where)
         n_features = self.signature.get("n_features")
         if X.ndim != 2 or (n_features is not None and X.shape[1] != n_features):
             raise _bad("shape_mismatch", f"{where}: X must be of shape (n_samples, {n_features}); got {X.shape!r}.",
@@ -639,9 +640,13 @@ class LoadedModel:
         return outs
 
     def _infer_tabular(self, tensors: list, requested: list | None, where: str) -> list:
-        if len(tensors) != 1:
+        lengths = None
+        if has_variable_axis(self.signature.get("input_shapes")):
+            (name, arr, datatype), lengths = decode_clip_inputs(tensors, where)
+        elif len(tensors) != 1:
             raise _bad("invalid_request", f"{where}: this model takes one input tensor; got {len(tensors)}.")
-        name, arr, datatype = tensors[0]
+        else:
+            name, arr, datatype = tensors[0]
         if self.signature.get("kind") == "text":
             if datatype != "BYTES" or not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
                 raise _bad("datatype_mismatch" if datatype != "BYTES" else "shape_mismatch",
@@ -653,6 +658,9 @@ class LoadedModel:
         elif datatype not in ("FP32", "FP64", "INT32", "INT64"):
             raise _bad("datatype_mismatch", f"{where}: input {name!r} must be numeric (FP32, FP64, INT32, INT64); "
                                             f"got {datatype}.")
+        elif lengths is not None:  # clips of different lengths, padded to one tensor
+            X = clips_from_tensor(arr.astype(np.float64, copy=False), lengths,
+                                  self.signature["input_shapes"], where)
         else:
             X = self._check_rows(arr.astype(np.float64, copy=False), where)
         outs = []
@@ -685,6 +693,9 @@ class LoadedModel:
             outputs = [{"name": m, "datatype": "FP64", "shape": [-1]} for m in sig.get("methods", ["predict"])]
         elif sig.get("input_shape"):
             inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, *sig["input_shape"]]}]
+            if has_variable_axis(sig.get("input_shapes")):
+                # clips of different lengths: padded in input-0, real frame counts here
+                inputs.append({"name": "lengths", "datatype": "INT64", "shape": [-1], "optional": True})
             outputs = [{"name": m, "datatype": "FP64", "shape": [-1]} for m in sig.get("methods", ["predict"])]
         else:
             inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, sig.get("n_features") or -1]}]

@@ -34,7 +34,13 @@ def openapi_document() -> dict:
     n_q = _param("n", "query", {"type": "integer", "minimum": 1, "default": 10})
     name_p = _param("name", "path", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"})
     version_p = _param("version", "path", {"type": "string"})
-    infer_op = {"summary": "Open Inference Protocol inference", "requestBody": {"required": True, "content": {
+    infer_op = {"summary": "Open Inference Protocol inference",
+                "description": ("n-d models take input-0 of shape [n, *input_shape]. Models of clips "
+                                "of any length (input_shapes with -1) also take clips of different "
+                                "lengths: input-0 padded at the end to the longest (padding values "
+                                "are ignored but must be finite) and an INT64 input 'lengths' of "
+                                "shape [n], 1 <= lengths[i] <= the padded frame count."),
+                "requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}}},
         "responses": {"200": _json("InferResponse"), **errors}}
     return {
@@ -104,7 +110,12 @@ def openapi_document() -> dict:
                     "model": {"type": "string"}, "version": {"type": "integer"}, "word": {"type": "string"},
                     "vector": {"type": "array", "items": {"type": "number"}}}},
                 "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
-                    "instances": {"type": "array"}, "version": {"type": ["string", "integer"]},
+                    "instances": {"type": "array", "description": (
+                        "Feature rows; or, for n-d models, one nested list per sample in a shape the "
+                        "model's signature lists under input_shapes (-1: any length, e.g. a clip's "
+                        "frames; clips of different lengths may be sent together); or [user, item] "
+                        "pairs for a recommender.")},
+                    "version": {"type": ["string", "integer"]},
                     "strict": {"type": "boolean", "default": False},
                     "method": {"enum": ["predict", "predict_proba", "decision_function", "transform"]}}},
                 "PredictResponse": {"type": "object", "properties": {
