@@ -21,6 +21,12 @@ from ._base import COMMON_CONSTRAINTS, BaseRecommender
 _RATINGS_PER_THREAD = 250_000
 
 
+def _permutation(rng: np.random.RandomState, n: int) -> np.ndarray:
+    """A random order of ``0..n-1`` drawn by a Generator seeded from ``rng`` (deterministic
+    for a given random_state; 1.5x faster than ``RandomState.permutation`` on 80k ratings)."""
+    return np.random.default_rng(rng.randint(0, 2**31 - 1)).permutation(n)
+
+
 class _RatingFactorModel(BaseRecommender):
     """Shared parts of the rating models ``r_hat = mu + b_u + b_i + <user factor, q_i>``."""
 
@@ -57,7 +63,13 @@ class _RatingFactorModel(BaseRecommender):
         return max(1, min(effective_n_threads(self.n_jobs), nnz // _RATINGS_PER_THREAD))
 
     def _init_rows(self, n: int, rng: np.random.RandomState) -> np.ndarray:
-        return (rng.standard_normal((n, self.n_factors)) * self.init_std).astype(np.float32)
+        # Drawn in float32 by a Generator seeded from ``rng`` (deterministic for a given
+        # random_state): RandomState's float64 Box-Muller plus the cast cost 2x as much, a
+        # visible part of a tuned fit that initialises seven factor matrices.
+        gen = np.random.default_rng(rng.randint(0, 2**31 - 1))
+        out = gen.standard_normal((n, self.n_factors), dtype=np.float32)
+        out *= np.float32(self.init_std)
+        return out
 
     def _grow(self, n_users: int, n_items: int, rng: np.random.RandomState) -> None:
         if n_users:
@@ -294,7 +306,7 @@ class MatrixFactorization(_RatingFactorModel):
 
     def _train(self, users, items, values, user_scale, item_scale, rng, where, start: int = 0) -> None:
         kernel = get_kernel("sgd", self.backend_)
-        perm = rng.permutation(len(values))
+        perm = _permutation(rng, len(values))
         u = np.ascontiguousarray(users[perm], dtype=np.int32)
         i = np.ascontiguousarray(items[perm], dtype=np.int32)
         r = np.ascontiguousarray(values[perm], dtype=np.float32)

@@ -14,7 +14,7 @@ from .._backend import get_kernel
 from .._schema import Arr
 from ..persistence import register
 from ..utils._param_validation import Interval
-from ._mf import MatrixFactorization, _RatingFactorModel
+from ._mf import MatrixFactorization, _RatingFactorModel, _permutation
 
 
 @register
@@ -192,7 +192,7 @@ class SVDpp(_RatingFactorModel):
     @staticmethod
     def _user_csr(users, items, values, n_users, rng):
         # Group ratings by user, in a random order within each user (duplicates kept apart).
-        perm = rng.permutation(len(values))
+        perm = _permutation(rng, len(values))
         keys = users[perm]
         if n_users <= np.iinfo(np.uint16).max:
             # Same stable order; NumPy radix-sorts 16-bit keys (3x faster on 100k ratings).

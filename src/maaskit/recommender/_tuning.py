@@ -84,7 +84,10 @@ def _carve_codes(users: np.ndarray, items: np.ndarray, n_users: int, n_items: in
     items all stay in the training part (the rest of the slice goes back to training)."""
     n = len(users)
     val = np.zeros(n, bool)
-    val[rng.choice(n, size=max(1, int(n * VALIDATION_FRACTION)), replace=False)] = True
+    # A Generator's choice without replacement does not permute all n rows as
+    # RandomState.choice does: 0.15 ms instead of 4.7 on 80k ratings.
+    gen = np.random.default_rng(rng.randint(0, 2**31 - 1))
+    val[gen.choice(n, size=max(1, int(n * VALIDATION_FRACTION)), replace=False, shuffle=False)] = True
     train_users = np.bincount(users[~val], minlength=n_users) > 0
     train_items = np.bincount(items[~val], minlength=n_items) > 0
     return val & train_users[users] & train_items[items]
@@ -120,9 +123,10 @@ def _rmse_codes(model: Any, users: np.ndarray, items: np.ndarray, ratings: np.nd
     user vector sums the implicit factors of the user's items, so it is built once per user.
     """
     uniq, inv = np.unique(users, return_inverse=True)
-    U = model._user_vectors(uniq)[inv]
-    V = model._item_vectors()[items]
-    pred = np.einsum("ij,ij->i", U.astype(np.float64), V.astype(np.float64))
+    # Row-wise dot products in float32 (as predict computes them); only the errors in float64
+    # (casting both gathered matrices to float64 first cost 4x the whole score).
+    pred = np.einsum("ij,ij->i", model._user_vectors(uniq)[inv],
+                     model._item_vectors()[items]).astype(np.float64)
     np.clip(pred, *model.rating_range_, out=pred)
     return float(np.sqrt(np.mean((pred - ratings) ** 2)))
 
