@@ -89,7 +89,10 @@ def test_auto_searches_only_untouched_explicit_data_of_some_size(ratings):
     big = pd.DataFrame({"user": np.arange(30_000) % 500, "item": np.arange(30_000) % 300,
                         "rating": 1.0 + np.arange(30_000) % 5})
     assert Recommender()._tune_budget(ratings, None) == 0  # 6,000 ratings: defaults
-    assert Recommender()._tune_budget(big, None) == _tuning.AUTO_BUDGET
+    assert Recommender()._tune_budget(big, None) == _tuning.AUTO_SMALL_BUDGET
+    huge = pd.DataFrame({"user": np.arange(200_000) % 500, "item": np.arange(200_000) % 300,
+                         "rating": 1.0})
+    assert Recommender()._tune_budget(huge, None) == _tuning.AUTO_BUDGET
     assert Recommender(n_factors=8)._tune_budget(big, None) == 0
     assert Recommender("mf")._tune_budget(big, None) == 0
     assert Recommender(tune=False)._tune_budget(big, None) == 0
