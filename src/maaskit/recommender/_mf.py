@@ -86,8 +86,9 @@ class _RatingFactorModel(BaseRecommender):
     _user_rows: tuple[str, ...] = ("user_factors_", "user_bias_")
     _item_rows: tuple[str, ...] = ("item_factors_", "item_bias_")
 
-    def _train_all(self, users, items, values, rng, start: int, where: str) -> None:
-        """Run epochs ``start..max_iter`` on all the given ratings (in training units)."""
+    def _train_all(self, users, items, values, rng, start: int, where: str, R=None) -> None:
+        """Run epochs ``start..max_iter`` on all the given ratings (in training units);
+        ``R`` is the same ratings as the CSR that ``_prepare`` built, when at hand."""
         raise NotImplementedError
 
     def _resume(self, prep, start: int, rng: np.random.RandomState, where: str) -> bool:
@@ -114,7 +115,7 @@ class _RatingFactorModel(BaseRecommender):
         self._rescale(1.0 / unit)
         # The biases learned around the training part's mean keep it; mu moves to all ratings.
         self.global_mean_ = float(prep.values.mean()) / unit
-        self._train_all(prep.users, prep.items, prep.values / unit, rng, start, where)
+        self._train_all(prep.users, prep.items, prep.values / unit, rng, start, where, prep.R)
         self._rescale(unit)
         self._check_divergence(where)
         return True
@@ -330,7 +331,7 @@ class MatrixFactorization(_RatingFactorModel):
             lr_b *= self.learning_rate_decay
         self.train_rmse_ = float(np.sqrt(sse / max(len(r), 1))) if self.max_iter > start else float("nan")
 
-    def _train_all(self, users, items, values, rng, start: int, where: str) -> None:
+    def _train_all(self, users, items, values, rng, start: int, where: str, R=None) -> None:
         self._train(users, items, values, np.ones(self.n_users_, np.float32),
                     np.ones(self.n_items_, np.float32), rng, where, start)
 

@@ -214,11 +214,19 @@ class SVDpp(_RatingFactorModel):
         self.implicit_factors_ = self._init_rows(self.n_items_, rng)
         self.user_bias_ = np.zeros(self.n_users_, np.float32)
         self.item_bias_ = np.zeros(self.n_items_, np.float32)
-        self._train_all(users, items, values, rng, 0, f"{self._name}.fit")
+        self._train_all(users, items, values, rng, 0, f"{self._name}.fit", R)
         self._rescale(unit)
 
-    def _train_all(self, users, items, values, rng, start: int, where: str) -> None:
-        indptr, indices, ratings = self._user_csr(users, items, values, self.n_users_, rng)
+    def _train_all(self, users, items, values, rng, start: int, where: str, R=None) -> None:
+        if R is not None and R.nnz == len(values):
+            # No repeated (user, item) pair: the prepared CSR already groups the ratings by
+            # user (items in index order, a fixed order as the shuffled one was), so the
+            # shuffle and sort of _user_csr are skipped.
+            indptr = R.indptr.astype(np.int64)
+            indices = R.indices.astype(np.int32, copy=False)
+            ratings = (R.data / np.float32(self.rating_unit_)).astype(np.float32, copy=False)
+        else:
+            indptr, indices, ratings = self._user_csr(users, items, values, self.n_users_, rng)
         self._train(indptr, indices, ratings, np.arange(self.n_users_, dtype=np.int32),
                     np.ones(self.n_users_, np.float32), np.ones(self.n_items_, np.float32), rng,
                     where, start)
