@@ -96,14 +96,18 @@ def _carve_codes(users: np.ndarray, items: np.ndarray, n_users: int, n_items: in
     """Validation mask over interactions numbered ``0..n-1``: a random slice whose users and
     items all stay in the training part (the rest of the slice goes back to training)."""
     n = len(users)
-    val = np.zeros(n, bool)
     # A Generator's choice without replacement does not permute all n rows as
     # RandomState.choice does: 0.15 ms instead of 4.7 on 80k ratings.
     gen = np.random.default_rng(rng.randint(0, 2**31 - 1))
-    val[gen.choice(n, size=max(1, int(n * VALIDATION_FRACTION)), replace=False, shuffle=False)] = True
-    train_users = np.bincount(users[~val], minlength=n_users) > 0
-    train_items = np.bincount(items[~val], minlength=n_items) > 0
-    return val & train_users[users] & train_items[items]
+    picked = np.sort(gen.choice(n, size=max(1, int(n * VALIDATION_FRACTION)), replace=False,
+                                shuffle=False))
+    pu, pi = users[picked], items[picked]
+    # Counts left in training = all counts - the slice's (no gather of the 90% part).
+    train_users = np.bincount(users, minlength=n_users) > np.bincount(pu, minlength=n_users)
+    train_items = np.bincount(items, minlength=n_items) > np.bincount(pi, minlength=n_items)
+    val = np.zeros(n, bool)
+    val[picked[train_users[pu] & train_items[pi]]] = True
+    return val
 
 
 def _carve(df: pd.DataFrame, explicit: bool, rng: np.random.RandomState) -> tuple[pd.DataFrame, pd.DataFrame]:
