@@ -34,6 +34,9 @@ def test_explicit_search_records_candidates_and_refits_on_all(ratings):
     assert res["n_train"] + res["n_validation"] == len(ratings)
     # Successive halving: 4 candidates on a third of the epochs, the best 2 on all of them.
     assert res["rung"] == [0, 0, 0, 0, 1, 1]
+    # Rung 0 gives every candidate the same epochs: a third of the shortest schedule.
+    shortest = min(SVDpp().max_iter, MatrixFactorization().max_iter)
+    assert set(res["max_iter"][:4]) == {max(2, shortest // 3)}
     assert len(set(map(len, (res["algorithm"], res["params"], res["validation_loss"],
                              res["fit_time"], res["max_iter"])))) == 1
     best = model.best_params_

@@ -100,17 +100,21 @@ class _RatingFactorModel(BaseRecommender):
         has a user or item this model has not seen or another rating unit: the caller then
         fits from scratch.
         """
-        users = self.user_index_.lookup(prep.user_index.ids)
-        items = self.item_index_.lookup(prep.item_index.ids)
         unit = getattr(self, "rating_unit_", 1.0)
-        if (len(users) != self.n_users_ or len(items) != self.n_items_ or (users < 0).any()
-                or (items < 0).any() or self._rating_unit(prep.values) != unit):
+        if self._rating_unit(prep.values) != unit:
             return False
-        # Rows follow prep's numbering, so the model ends as a fit on prep would number it.
-        for name in self._user_rows:
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[users]))
-        for name in self._item_rows:
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[items]))
+        # The search's training part shares the full data's id indices: same numbering.
+        if prep.user_index is not self.user_index_ or prep.item_index is not self.item_index_:
+            users = self.user_index_.lookup(prep.user_index.ids)
+            items = self.item_index_.lookup(prep.item_index.ids)
+            if (len(users) != self.n_users_ or len(items) != self.n_items_ or (users < 0).any()
+                    or (items < 0).any()):
+                return False
+            # Rows follow prep's numbering, so the model ends as a fit on prep would number it.
+            for name in self._user_rows:
+                setattr(self, name, np.ascontiguousarray(getattr(self, name)[users]))
+            for name in self._item_rows:
+                setattr(self, name, np.ascontiguousarray(getattr(self, name)[items]))
         self._adopt(prep)
         self._rescale(1.0 / unit)
         # The biases learned around the training part's mean keep it; mu moves to all ratings.
