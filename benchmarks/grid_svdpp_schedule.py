@@ -56,7 +56,8 @@ def main() -> None:
         val = _carve_codes(full.users, full.items, nu, ni, np.random.RandomState(1))
         tr = ~val
         train = Prepared(full.user_index, full.item_index, full.users[tr], full.items[tr],
-                         full.values[tr], proto._csr(full.users[tr], full.items[tr], full.values[tr], (nu, ni)),
+                         full.values[tr],
+                         proto._csr(full.users[tr], full.items[tr], full.values[tr], (nu, ni)),
                          full.pandas, full.implicit)
         parts.append((train, full.users[val], full.items[val], full.values[val].astype(np.float64)))
     grid = list(itertools.product([int(x) for x in args.epochs.split(",")],

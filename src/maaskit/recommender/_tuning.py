@@ -7,11 +7,11 @@ part (so every validation row is scored by the model, not by the cold-start fall
 chosen configuration is then refitted on all the interactions.
 
 Search: every candidate trains the same number of epochs, a third of the shortest schedule in
-the pool rounded down (at least 2; the learning-rate schedule of the SGD models depends only on the epoch number, so
-this is the prefix of a full fit); the best
-third (at least one, two when there are three or more candidates) train the full epochs; the
-best on validation wins. Candidates are ordered by prior quality, so an integer budget ``n``
-searches the ``n`` most promising ones.
+the pool rounded down, at least 2 (the learning-rate schedule of the SGD models depends only
+on the epoch number, so this is the prefix of a full fit); the best third (at least one, two
+when there are three or more candidates) train the full epochs; the best on validation wins.
+Candidates are ordered by prior quality, so an integer budget ``n`` searches the ``n`` most
+promising ones.
 
 Warm starts: the data is checked and numbered once, and the training part is a slice of it;
 the SGD models' rung-1 fits continue copies of their rung-0 models, and the refit continues
@@ -52,6 +52,8 @@ def auto_budget(n_interactions: int) -> int:
     if n_interactions < AUTO_MIN_INTERACTIONS:
         return 0
     return AUTO_SMALL_BUDGET if n_interactions < AUTO_SMALL else AUTO_BUDGET
+
+
 VALIDATION_FRACTION = 0.1
 # Rung 0 fits its candidates side by side when maaskit.set_config(n_threads=k > 1) asks for
 # it and the SGD kernels would each use one thread (below two kernel threads' worth of
@@ -246,11 +248,13 @@ def search(owner: Any, X: Any, y: Any, explicit: bool, budget: int,
             scored.append((loss, idx))
         return sorted(scored)
 
-    full_epochs_of = {idx: make(*pool[idx], None).get_params().get("max_iter") for idx in range(len(pool))}
+    full_epochs_of = {idx: make(*pool[idx], None).get_params().get("max_iter")
+                      for idx in range(len(pool))}
     # Successive halving gives every candidate of a rung the same resource: rung 0 trains
     # each for a third of the *shortest* schedule in the pool, rounded down (SVD++'s 8
     # epochs: 2), not a third of its own (MF's 20: 7 epochs that cost more than SVD++'s
-    # whole rung 0 and were thrown away).
+    # whole rung 0 and were thrown away). A slower schedule is further from its end after
+    # those epochs (MF 2 of 20 against SVD++ 2 of 8), so it must lead by more to survive.
     known = [e for e in full_epochs_of.values() if e is not None]
     rung0_epochs = max(2, min(known) // 3) if known else None
 
