@@ -103,3 +103,21 @@ def test_persistence_and_clone():
 def test_bad_y_regularization():
     with pytest.raises(ValueError, match="'y_regularization' parameter of SVDpp"):
         SVDpp(y_regularization=-1.0).fit(block_ratings())
+
+
+def test_repeated_pairs_train_apart_and_unique_pairs_from_the_prepared_csr(monkeypatch):
+    # Without repeated (user, item) pairs the epochs read the prepared CSR; with one, the
+    # ratings are grouped by _user_csr, which keeps both ratings (the CSR would sum them).
+    calls = []
+    grouped = SVDpp._user_csr
+    monkeypatch.setattr(SVDpp, "_user_csr",
+                        staticmethod(lambda *a: calls.append(len(a[2])) or grouped(*a)))
+    df = pd.DataFrame({"user": [0, 0, 1, 1, 2, 2], "item": [0, 1, 0, 2, 1, 2],
+                       "rating": [5.0, 1.0, 4.0, 2.0, 1.0, 5.0]})
+    SVDpp(n_factors=2, random_state=0, backend="numpy").fit(df)
+    assert calls == []
+    dup = pd.concat([df, df.iloc[[0]].assign(rating=3.0)], ignore_index=True)
+    b = SVDpp(n_factors=2, random_state=0, backend="numpy").fit(dup)
+    assert calls == [7]  # all 7 ratings trained, the repeat apart
+    assert b.seen_values_[0] == 8.0  # while the seen CSR sums it
+    assert np.isclose(b.global_mean_, dup["rating"].mean())

@@ -34,6 +34,9 @@ def test_explicit_search_records_candidates_and_refits_on_all(ratings):
     assert res["n_train"] + res["n_validation"] == len(ratings)
     # Successive halving: 4 candidates on a third of the epochs, the best 2 on all of them.
     assert res["rung"] == [0, 0, 0, 0, 1, 1]
+    # Rung 0 gives every candidate the same epochs: a third of the shortest schedule.
+    shortest = min(SVDpp().max_iter, MatrixFactorization().max_iter)
+    assert set(res["max_iter"][:4]) == {max(2, shortest // 3)}
     assert len(set(map(len, (res["algorithm"], res["params"], res["validation_loss"],
                              res["fit_time"], res["max_iter"])))) == 1
     best = model.best_params_
@@ -89,7 +92,10 @@ def test_auto_searches_only_untouched_explicit_data_of_some_size(ratings):
     big = pd.DataFrame({"user": np.arange(30_000) % 500, "item": np.arange(30_000) % 300,
                         "rating": 1.0 + np.arange(30_000) % 5})
     assert Recommender()._tune_budget(ratings, None) == 0  # 6,000 ratings: defaults
-    assert Recommender()._tune_budget(big, None) == _tuning.AUTO_BUDGET
+    assert Recommender()._tune_budget(big, None) == _tuning.AUTO_SMALL_BUDGET
+    huge = pd.DataFrame({"user": np.arange(200_000) % 500, "item": np.arange(200_000) % 300,
+                         "rating": 1.0})
+    assert Recommender()._tune_budget(huge, None) == _tuning.AUTO_BUDGET
     assert Recommender(n_factors=8)._tune_budget(big, None) == 0
     assert Recommender("mf")._tune_budget(big, None) == 0
     assert Recommender(tune=False)._tune_budget(big, None) == 0

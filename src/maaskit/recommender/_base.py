@@ -203,9 +203,11 @@ class BaseRecommender(PersistableMixin, LightEstimator):
         return R
 
     def _set_seen(self, R: sp.csr_matrix) -> None:
-        self.seen_indptr_ = R.indptr.astype(np.int64)
-        self.seen_indices_ = R.indices.astype(np.int32)
-        self.seen_values_ = R.data.astype(np.float32)
+        # No copy when the dtypes already match: the arrays are only read (partial_fit
+        # replaces them), and the search's candidates share the training part's CSR.
+        self.seen_indptr_ = R.indptr.astype(np.int64, copy=False)
+        self.seen_indices_ = R.indices.astype(np.int32, copy=False)
+        self.seen_values_ = R.data.astype(np.float32, copy=False)
 
     def _seen_matrix(self) -> sp.csr_matrix:
         return sp.csr_matrix(

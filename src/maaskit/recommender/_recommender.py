@@ -78,9 +78,10 @@ class Recommender(PersistableMixin, LightEstimator):
         model and its key hyper-parameters on it (explicit ratings: MF or SVD++ and their
         regularisation/factors; implicit feedback: ALS regularisation/confidence or BPR),
         and the winner is refitted on all the interactions. An int is the number of
-        candidates searched; ``True`` means 4. ``"auto"`` searches 3 candidates on explicit
-        ratings when ``algorithm="auto"``, nothing else is set (``n_factors``, ``max_iter``,
-        ``params`` all None) and there are at least 20,000 ratings; otherwise (and on
+        candidates searched; ``True`` means 4. ``"auto"`` searches explicit ratings when
+        ``algorithm="auto"``, nothing else is set (``n_factors``, ``max_iter``, ``params``
+        all None) and there are at least 20,000 ratings: 2 candidates (SVD++ and MF)
+        below 200,000 ratings, 3 from there on; otherwise (and on
         implicit feedback, where ALS's defaults held on MovieLens) it keeps the defaults.
         ``False`` never searches.
 
@@ -95,7 +96,7 @@ class Recommender(PersistableMixin, LightEstimator):
         no search ran).
     cv_results_ : dict or None
         The search: per evaluated candidate its ``algorithm``, ``params``, ``max_iter``,
-        ``rung`` (0: a third of the epochs, 1: all), ``validation_loss`` (``metric``: RMSE,
+        ``rung`` (0: the same few epochs for every candidate, 1: all), ``validation_loss`` (``metric``: RMSE,
         or 1 - nDCG@10) and ``fit_time``; ``n_train``/``n_validation`` rows. None when no
         search ran.
 
@@ -321,7 +322,7 @@ class Recommender(PersistableMixin, LightEstimator):
             return 4
         if tune != "auto":
             return int(tune)
-        from ._tuning import AUTO_BUDGET, AUTO_MIN_INTERACTIONS
+        from ._tuning import auto_budget
 
         # "auto" searches explicit ratings only: on implicit feedback (ML-100k, ratings >= 4)
         # the search kept ALS's defaults at 8x the fit time; tune=True/int searches there too.
@@ -329,7 +330,7 @@ class Recommender(PersistableMixin, LightEstimator):
                      and self.max_iter is None and not self.params)
         n = X.nnz if sp.issparse(X) else len(X)
         explicit = (name or self._choose(X, y)) in ("mf", "svdpp")
-        return AUTO_BUDGET if untouched and explicit and n >= AUTO_MIN_INTERACTIONS else 0
+        return auto_budget(n) if untouched and explicit else 0
 
     def _fit_tuned(self, X: Any, y: Any, name: str, budget: int) -> "Recommender":
         from . import _tuning
