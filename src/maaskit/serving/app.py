@@ -16,7 +16,7 @@ from .auth import Authenticator
 from .errors import error_body
 from .limits import Limits
 from .metrics import Metrics
-from .models import ModelStore
+from .store import ModelStore
 from .pool import WorkerPool
 from .routes import JSONResponse, build_routes
 
