@@ -11,7 +11,7 @@ import pytest
 from maaskit.persistence import dumps
 from maaskit.recommender import MatrixFactorization
 from maaskit.registry import Registry
-from maaskit.registry._catalogue import training_history
+from maaskit.registry._records import training_history
 
 
 @pytest.fixture(scope="module")
