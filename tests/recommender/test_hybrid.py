@@ -224,3 +224,40 @@ def test_partial_fit_gives_new_ids_identity_and_their_features(world):
     cold = m._csr_of("item")[m.item_index_.get_codes(["i24"])].indices
     assert played == m.n_item_features_in_ and played not in cold
     assert "z" not in set(m.recommend("late", n=3)[0])
+
+
+@pytest.mark.parametrize("normalize", ["mean", "sum"])
+def test_partial_fit_gives_cold_ids_that_gain_plays_their_identity(world, normalize):
+    # a cold item (features only) and an added user gain interactions: each gets an identity
+    # feature (the item also 'has plays'), as if it had been in the interactions at fit
+    m = _fit(world, max_iter=3, normalize=normalize)
+    m.add_users((np.array([[1, 0]], np.float32), ["signup"]))
+    n_items_cols, n_user_cols = m.item_embeddings_.shape[0], m.user_embeddings_.shape[0]
+    (i24,), (signup,) = m.item_index_.get_codes(["i24"]), m.user_index_.get_codes(["signup"])
+    given_item = m._csr_of("item")[i24].toarray().ravel()
+    before_other = m._csr_of("item")[m.item_index_.get_codes(["i25"])].toarray()
+    m.partial_fit(pd.DataFrame({"user": ["u0", "signup", "u2"], "item": ["i24", "i24", "i0"]}))
+    assert m.item_embeddings_.shape[0] == n_items_cols + 1
+    assert m.user_embeddings_.shape[0] == n_user_cols + 1
+    row = m._csr_of("item")[i24]
+    assert set(row.indices) == set(np.flatnonzero(given_item)) | {m.item_played_col_, n_items_cols}
+    urow = m._csr_of("user")[signup]
+    assert n_user_cols in set(urow.indices) and 0 in set(urow.indices)
+    if normalize == "mean":  # given part, 'has plays', identity: one unit of weight each
+        np.testing.assert_allclose(row.toarray().ravel()[[m.item_played_col_, n_items_cols]], 1 / 3, rtol=1e-6)
+        np.testing.assert_allclose(urow.sum(), 1.0, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(row.toarray().ravel()[:n_items_cols], given_item + np.eye(1, n_items_cols,
+                                   m.item_played_col_).ravel(), rtol=1e-6)
+    # the other cold items are untouched, warm ids get no second identity
+    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["i25"])].toarray()[:, :n_items_cols],
+                                  before_other)
+    assert m._csr_of("item")[m.item_index_.get_codes(["i0"])].nnz == _fit(world, max_iter=1, normalize=normalize) \
+        ._csr_of("item")[m.item_index_.get_codes(["i0"])].nnz
+    # the identity is trained and saved: the item's vector moved off its features' vector
+    assert np.abs(m.item_embeddings_[n_items_cols]).sum() > 0
+    back = loads(dumps(m))
+    np.testing.assert_array_equal(back.recommend(["signup"], n=5)[0], m.recommend(["signup"], n=5)[0])
+    # a second partial_fit does not add another identity
+    m.partial_fit(pd.DataFrame({"user": ["u1"], "item": ["i24"]}))
+    assert m.item_embeddings_.shape[0] == n_items_cols + 1

@@ -589,7 +589,45 @@ class HybridMF(BaseRecommender):
             setattr(self, f"{kind}_embeddings_", np.vstack([E, En]))
             setattr(self, f"{kind}_biases_", np.concatenate([getattr(self, f"{kind}_biases_"), Bn]))
 
+    def _identity_start(self, kind: str) -> int:
+        """First identity column of ``kind`` (after the given features and 'has plays')."""
+        played = getattr(self, "item_played_col_", -1) if kind == "item" else -1
+        return getattr(self, f"n_{kind}_features_in_") + (played >= 0)
+
+    def _give_identity(self, kind: str, rows: np.ndarray, rng) -> None:
+        """Give the ``rows`` that have none an identity feature (and items 'has plays').
+
+        Ids known from features only (cold items, ``add_users``) have no identity column;
+        once ``partial_fit`` brings them interactions they get one, as if they had been
+        in the interactions at fit. Their stored rows are already normalised: with
+        ``normalize="mean"`` the given part counts as one unit of weight, which is exact
+        for rows the FeatureEncoder's default ``"l1"`` made sum to 1.
+        """
+        F = self._csr_of(kind)
+        rows = np.unique(np.asarray(rows, np.int64))
+        first = self._identity_start(kind)
+        lacking = rows[F[rows][:, first:].getnnz(axis=1) == 0] if len(rows) else rows
+        if not len(lacking):
+            return
+        E = getattr(self, f"{kind}_embeddings_")
+        n_new, n_cols = len(lacking), E.shape[0] + len(lacking)
+        played = getattr(self, "item_played_col_", -1) if kind == "item" else -1
+        F.resize((F.shape[0], n_cols))
+        new = self._rows_with_identity(F[lacking], np.arange(n_new), E.shape[0] + np.arange(n_new), n_cols,
+                                       played)
+        keep = np.ones(F.shape[0], np.float32)
+        keep[lacking] = 0.0
+        place = sp.csr_matrix((np.ones(n_new, np.float32), (lacking, np.arange(n_new))), shape=(F.shape[0], n_new))
+        self._set_csr(kind, sp.csr_matrix(sp.diags(keep) @ F + place @ new, dtype=np.float32))
+        En, Bn = self._init_table(n_new, rng)
+        setattr(self, f"{kind}_embeddings_", np.vstack([E, En]))
+        setattr(self, f"{kind}_biases_", np.concatenate([getattr(self, f"{kind}_biases_"), Bn]))
+
     def _fold_in(self, users, items, values, R_full, touched_users, new_items, rng) -> None:
+        # ids that had features only and now have interactions get their identity feature
+        pos = values > 0 if self._implicit else np.ones(len(users), bool)
+        self._give_identity("user", users[pos], rng)
+        self._give_identity("item", items[pos], rng)
         acc = getattr(self, "train_accuracy_", 0.0)
         self._train(users, items, values, np.arange(len(users)), rng, f"{self._name}.partial_fit",
                     count_epochs=False)
