@@ -145,14 +145,16 @@ class HybridMF(BaseRecommender):
         how much less likely such items are, instead of the genre (or other) embeddings
         bending to explain it: cold items are then ordered better among themselves and
         ranked lower among played ones. New items (``add_items``, cold ids) lack it.
-    user_feature_ridge : float or None, default=None
+    user_feature_ridge : float or None, default=10.0
         After training, refit the embeddings (and biases) of the given user features by a
         ridge regression, with this penalty, of the vectors of the users with interactions
         on their feature rows. Those users keep their vectors exactly (their identity
         embedding takes up the difference); users known from features only (new sign-ups,
         :meth:`recommend_new_user`) get the regression's prediction: the average taste of
         users with those features, rather than what the SGD left in embeddings that the
-        identity features mostly made redundant. ``None`` keeps the SGD embeddings.
+        identity features mostly made redundant. ``None`` keeps the SGD embeddings. On
+        MovieLens 100k (validation carved from training data) the refit ranked new users
+        better over the whole catalogue (AUC +0.002; see the docs page).
     item_encoder : FeatureEncoder, dict or None, default=None
         How ``item_features`` given as a DataFrame are encoded: an unfitted
         :class:`FeatureEncoder` (text columns, ``n_bins``, ``numeric``, ``max_features``,
@@ -277,8 +279,8 @@ class HybridMF(BaseRecommender):
     def __init__(self, n_factors: int = 64, *, loss: str = "warp", learning_rate: float = 0.05,
                  item_alpha: float = 1e-6, user_alpha: float = 1e-6, max_iter: int = 30,
                  max_sampled: int = 10, negatives: str | float = "catalogue", normalize: str = "mean",
-                 played_feature: bool = True, user_feature_ridge: float | None = None, item_encoder: FeatureEncoder | dict | None = None,
-                 user_encoder: FeatureEncoder | dict | None = None, random_state=None,
+                 played_feature: bool = True, user_feature_ridge: float | None = 10.0,
+                 item_encoder: FeatureEncoder | dict | None = None, user_encoder: FeatureEncoder | dict | None = None, random_state=None,
                  n_jobs: int | None = None, backend: str = "auto", device: str = "auto",
                  verbose: int = 0) -> None:
         self.n_factors = n_factors
