@@ -5,7 +5,7 @@ multi-label column, release decade) and ``u.user`` (age band, gender, occupation
 by ``maaskit.datasets.load_movielens_features``. ``--title`` adds the title as a text
 column for every row that takes features.
 
-Splits (one seed, the same for every row):
+Splits (the same for every row):
 
 - **warm**: random 80/20 of the interactions; each test user ranks every item, training
   items excluded; precision@10 (and NDCG@10).
@@ -24,6 +24,9 @@ Rows:
   ``lightfm.data.Dataset`` does (``normalize=True``).
 - maaskit ``HybridMF()`` at its defaults (skipped with a message when this checkout has no
   HybridMF); fit time includes its feature encoding.
+- prototype "ALS with side information" (issue 14's second model, measured, not shipped):
+  ``ALS()`` on the interactions, then a ridge regression of its item (user) factors on
+  the 0/1 features; an item or user unknown to ALS gets the regression's prediction.
 - maaskit ``ALS()`` at its defaults, without features: on the cold splits it cannot score
   a cold item or user (plain MF is at chance there: all ties, AUC 0.5).
 - maaskit ``Popularity`` on cold users: what a new user gets today.
@@ -34,13 +37,28 @@ rows, AUC counts ties as one half. Threads: LightFM ``num_threads=2``, maaskit i
 (all cores: 2 here), BLAS limited to 1 thread. maaskit's first-call costs (Numba compile)
 are paid by a small warm-up fit before any timing, and printed.
 
-Usage: ``python benchmarks/bench_hybrid.py [--seed 0] [--title] [--epochs 30]``, run with
-the peers' venv: ``PYTHONPATH=$PWD/src /work/venv-peers/bin/python benchmarks/bench_hybrid.py``.
+Seeds: every split seed (``--split-seeds 0,1``) gives its three splits; on each, every
+model seed (``--model-seeds 0,1,2``, LightFM's and HybridMF's ``random_state``) fits the
+feature rows again (ALS and Popularity once per split seed). The summary gives each metric
+as mean +- sd over those runs and HybridMF minus LightFM paired by run, with the count of
+runs where HybridMF is not below: a tie shows as a tie. Both libraries train with Hogwild
+threads, so even a fixed seed moves between runs.
+
+``--validation`` never touches a test part: it re-splits the warm split's *training* 80%
+the same three ways (seed + 1000) and scores there; defaults are chosen on it.
+``--hybrid '{"param": value}'`` adds a HybridMF row with those parameters (repeatable),
+``--splits "cold users"`` runs some splits only, ``--rows`` picks rows.
+
+Usage: ``python benchmarks/bench_hybrid.py [--split-seeds 0,1] [--model-seeds 0,1,2] [--title]
+[--epochs 30] [--validation]``, run with the peers' venv:
+``PYTHONPATH=$PWD/src /work/venv-peers/bin/python benchmarks/bench_hybrid.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import sys
 import time
@@ -234,6 +252,46 @@ class MaaskitRow:
         return S
 
 
+class SideALSRow:
+    """Prototype (issue 14, "ALS with side information"): maaskit ``ALS()`` on the
+    interactions, then a ridge regression of the learned factors on the features
+    (0/1 FeatureEncoder columns plus an intercept); an item (user) unknown to ALS gets the
+    regression's prediction from its features. Not a maaskit model: measured here only."""
+
+    takes_features = True
+
+    def __init__(self, items, users, seed, ridge=1.0):
+        self.name = "proto ALS + ridge(features)"
+        self.seed, self.ridge = seed, ridge
+        self.item_ids, self.user_ids = items.index, users.index
+        IF, UF = encoder_matrices(items, users)
+        one = lambda F: np.hstack([F.toarray(), np.ones((F.shape[0], 1))])  # noqa: E731
+        self.IF, self.UF = one(IF), one(UF)
+
+    def _regress(self, F_known, Y, F_all):
+        A = F_known.T @ F_known + self.ridge * np.eye(F_known.shape[1])
+        W = np.linalg.solve(A, F_known.T @ Y)
+        return F_all @ W
+
+    def fit(self, split: Split):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.als = ALS(random_state=self.seed).fit(split.train)
+        a = self.als
+        ipos = a.item_index_.lookup(self.item_ids.to_numpy())
+        upos = a.user_index_.lookup(self.user_ids.to_numpy())
+        Q = self._regress(self.IF[ipos >= 0], a.item_factors_[ipos[ipos >= 0]], self.IF)
+        Q[ipos >= 0] = a.item_factors_[ipos[ipos >= 0]]
+        P = self._regress(self.UF[upos >= 0], a.user_factors_[upos[upos >= 0]], self.UF)
+        P[upos >= 0] = a.user_factors_[upos[upos >= 0]]
+        self.P, self.Q = P, Q
+
+    def scores(self, split: Split) -> np.ndarray:
+        u = self.user_ids.get_indexer(split.test_users)
+        i = self.item_ids.get_indexer(split.candidates)
+        return self.P[u] @ self.Q[i].T
+
+
 def warm_up(items, users):
     """Pay first-call costs (Numba compile, lazy imports) before any timing."""
     tiny = pd.DataFrame({"user": np.repeat(np.arange(20), 3), "item": np.tile(np.arange(3), 20)})
@@ -253,12 +311,60 @@ def warm_up(items, users):
     return time.perf_counter() - t
 
 
+def _seeds(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _summary(df: pd.DataFrame) -> None:
+    """Mean +- sd of every metric over all runs, and HybridMF minus LightFM paired by run."""
+    metrics = [("warm", "p@10"), ("warm", "ndcg@10"), ("cold items", "auc"), ("cold items", "ndcg@10"),
+               ("cold users", "auc"), ("cold users", "ndcg@10")]
+    print(f"\nsummary over {df['run'].nunique()} run(s) (split seed x model seed): mean +- sd (min..max)")
+    for split, metric in metrics:
+        g = df[df["split"] == split]
+        for row, h in g.groupby("row", sort=False):
+            v = h[metric].to_numpy()
+            print(f"  {split:10s} {metric:8s} {row:28s} {v.mean():.4f} +- {v.std(ddof=1) if len(v) > 1 else 0:.4f}"
+                  f"  ({v.min():.4f}..{v.max():.4f}, n={len(v)})")
+        lf = g[g["row"].str.startswith("LightFM")].set_index("run")[metric]
+        for row in g["row"].unique():
+            if row.startswith("LightFM") or not row.startswith(("maaskit HybridMF", "proto")):
+                continue
+            hm = g[g["row"] == row].set_index("run")[metric]
+            d = (hm - lf).dropna().to_numpy()
+            if len(d):
+                sd = d.std(ddof=1) if len(d) > 1 else 0.0
+                se = sd / np.sqrt(len(d))
+                print(f"  {'':10s} {'':8s} {row + ' - LightFM':28s} {d.mean():+.4f} +- {sd:.4f} "
+                      f"(se {se:.4f}; >= LightFM in {(d >= 0).sum()}/{len(d)})")
+    print("\nfit-time ratio to LightFM (same split and run), mean (min..max):")
+    for split, g in df.groupby("split", sort=False):
+        base = g[g["row"].str.startswith("LightFM")].set_index("run")["fit_s"]
+        for row in g["row"].unique():
+            r = (g[g["row"] == row].set_index("run")["fit_s"] / base).dropna().to_numpy()
+            if len(r):
+                print(f"  {split:11s} {row:28s} {r.mean():.2f}x ({r.min():.2f}..{r.max():.2f})")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="one seed for the split and the models (old form)")
+    p.add_argument("--split-seeds", default="0", help="comma-separated seeds of the splits")
+    p.add_argument("--model-seeds", default="0,1,2", help="comma-separated random_state of LightFM and HybridMF")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--title", action="store_true", help="add the title as a text feature")
+    p.add_argument("--validation", action="store_true",
+                   help="never touch a test part: re-split the warm split's training 80%% three ways and "
+                        "score on those (for choosing defaults)")
+    p.add_argument("--hybrid", action="append", default=[],
+                   help="extra HybridMF row: JSON of parameters (repeatable), e.g. '{\"max_sampled\": 20}'")
+    p.add_argument("--rows", default="lightfm,hybrid,sideals,als,pop", help="rows to run (lightfm,hybrid,sideals,als,pop)")
+    p.add_argument("--splits", default="", help="comma-separated splits to run (default: all three)")
     args = p.parse_args(argv)
+    split_seeds, model_seeds = _seeds(args.split_seeds), _seeds(args.model_seeds)
+    if args.seed is not None:
+        split_seeds, model_seeds = [args.seed], [args.seed]
+    wanted = set(args.rows.split(","))
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(1, user_api="blas")
@@ -268,41 +374,70 @@ def main(argv=None):
     print(f"ML-100k: {len(pos)} interactions (ratings >= 4), {len(users)} users, {len(items)} items; "
           f"item features {list(items.columns)}, user features {list(users.columns)}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-          f"seed {args.seed}, threads {N_THREADS}")
-    print(f"maaskit warm-up (first-call costs, not in the fit times): {warm_up(items, users):.2f} s")
-    rows = []
+          f"split seeds {split_seeds}, model seeds {model_seeds}, threads {N_THREADS}, "
+          f"{'VALIDATION (training parts only)' if args.validation else 'test'}")
     try:
-        rows.append(LightFMRow(items, users, args.epochs, args.seed))
-    except ImportError as exc:
-        print(f"LightFM row skipped: lightfm is not importable ({exc}). Install lightfm or rectools-lightfm.")
+        print(f"load average {os.getloadavg()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    except OSError:
+        pass
+    print(f"maaskit warm-up (first-call costs, not in the fit times): {warm_up(items, users):.2f} s")
     try:
         from maaskit.recommender import HybridMF
-        rows.append(MaaskitRow("maaskit HybridMF()", lambda: HybridMF(random_state=args.seed), items, users))
     except ImportError:
+        HybridMF = None
         print("maaskit HybridMF row skipped: this checkout has no maaskit.recommender.HybridMF.")
-    rows.append(MaaskitRow("maaskit ALS() no features", lambda: ALS(random_state=args.seed)))
-    rows.append(MaaskitRow("Popularity (no features)", lambda: Popularity()))
+    has_lightfm = True
+    try:
+        import lightfm  # noqa: F401
+    except ImportError as exc:
+        has_lightfm = False
+        print(f"LightFM row skipped: lightfm is not importable ({exc}). Install lightfm or rectools-lightfm.")
     results = []
-    for split in make_splits(pos, items, users, args.seed):
-        print(f"\n== {split.name}: {len(split.train)} train interactions, {len(split.test_users)} test users, "
-              f"{len(split.candidates)} candidate items")
-        for row in rows:
-            if row.name.startswith("Popularity") and split.name != "cold users":
-                continue
-            t = time.perf_counter()
-            row.fit(split)
-            fit_s = time.perf_counter() - t
-            m = evaluate(split, row.scores(split), args.seed)
-            results.append({"split": split.name, "row": row.name, "fit_s": fit_s, **m})
-            print(f"  {row.name:28s} P@10 {m['p@10']:.3f}  NDCG@10 {m['ndcg@10']:.3f}  AUC {m['auc']:.3f}  "
-                  f"fit {fit_s:6.2f} s", flush=True)
+    for split_seed in split_seeds:
+        data = pos
+        if args.validation:  # the warm split's training part only, re-split with another seed
+            data = make_splits(pos, items, users, split_seed)[0].train.reset_index(drop=True)
+        splits = make_splits(data, items, users, split_seed + (1000 if args.validation else 0))
+        for mi, model_seed in enumerate(model_seeds):
+            rows = []
+            if has_lightfm and "lightfm" in wanted:
+                rows.append(LightFMRow(items, users, args.epochs, model_seed))
+            if HybridMF is not None and "hybrid" in wanted:
+                rows.append(MaaskitRow("maaskit HybridMF()", lambda s=model_seed: HybridMF(random_state=s),
+                                       items, users))
+            for spec in args.hybrid:
+                kw = json.loads(spec)
+                rows.append(MaaskitRow(f"maaskit HybridMF {spec}",
+                                       lambda s=model_seed, kw=kw: HybridMF(random_state=s, **kw), items, users))
+            if "sideals" in wanted:
+                rows.append(SideALSRow(items, users, model_seed))
+            # plain MF and popularity do not take features: one model seed is enough
+            if mi == 0 and "als" in wanted:
+                rows.append(MaaskitRow("maaskit ALS() no features", lambda s=model_seed: ALS(random_state=s)))
+            if mi == 0 and "pop" in wanted:
+                rows.append(MaaskitRow("Popularity (no features)", lambda: Popularity()))
+            run = f"{split_seed}/{model_seed}"
+            for split in splits:
+                if args.splits and split.name not in args.splits.split(","):
+                    continue
+                print(f"\n== run {run} {split.name}: {len(split.train)} train interactions, "
+                      f"{len(split.test_users)} test users, {len(split.candidates)} candidate items")
+                for row in rows:
+                    if row.name.startswith("Popularity") and split.name != "cold users":
+                        continue
+                    t = time.perf_counter()
+                    row.fit(split)
+                    fit_s = time.perf_counter() - t
+                    m = evaluate(split, row.scores(split), split_seed)
+                    results.append({"run": run, "split": split.name, "row": row.name, "fit_s": fit_s, **m})
+                    print(f"  {row.name:28s} P@10 {m['p@10']:.4f}  NDCG@10 {m['ndcg@10']:.4f}  "
+                          f"AUC {m['auc']:.4f}  fit {fit_s:6.2f} s", flush=True)
     df = pd.DataFrame(results)
-    print("\nfit-time ratios (row / LightFM, same split):")
-    for split, g in df.groupby("split", sort=False):
-        base = g.loc[g["row"].str.startswith("LightFM"), "fit_s"]
-        if len(base):
-            for _, r in g.iterrows():
-                print(f"  {split:11s} {r['row']:28s} {r['fit_s'] / base.iloc[0]:.2f}x")
+    _summary(df)
+    try:
+        print(f"load average at the end {os.getloadavg()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    except OSError:
+        pass
     return df
 
 

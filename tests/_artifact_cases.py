@@ -59,7 +59,7 @@ def _fit(name: str):
                                  random_state=0).fit(TIMED),
         "Recommender": lambda: Recommender("als", n_factors=3, **small).fit(PLAYS),
         # items i10, i11 are cold (features only); users get features as a (matrix, ids) tuple
-        "HybridMF": lambda: HybridMF(n_factors=3, **small).fit(
+        "HybridMF": lambda: HybridMF(n_factors=3, item_encoder=FeatureEncoder(n_bins=2), **small).fit(
             PLAYS, item_features=FEATURES.drop(columns="title").set_axis([f"i{i}" for i in range(4, 12)]),
             user_features=(np.eye(3), ["u0", "u1", "new"])),
         "LinearRegression": lambda: LinearRegression().fit(X, YR),

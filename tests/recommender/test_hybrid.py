@@ -224,3 +224,111 @@ def test_partial_fit_gives_new_ids_identity_and_their_features(world):
     cold = m._csr_of("item")[m.item_index_.get_codes(["i24"])].indices
     assert played == m.n_item_features_in_ and played not in cold
     assert "z" not in set(m.recommend("late", n=3)[0])
+
+
+@pytest.mark.parametrize("normalize", ["mean", "sum"])
+def test_partial_fit_gives_cold_ids_that_gain_plays_their_identity(world, normalize):
+    # a cold item (features only) and an added user gain interactions: each gets an identity
+    # feature (the item also 'has plays'), as if it had been in the interactions at fit
+    m = _fit(world, max_iter=3, normalize=normalize)
+    m.add_users((np.array([[1, 0]], np.float32), ["signup"]))
+    n_items_cols, n_user_cols = m.item_embeddings_.shape[0], m.user_embeddings_.shape[0]
+    (i24,), (signup,) = m.item_index_.get_codes(["i24"]), m.user_index_.get_codes(["signup"])
+    given_item = m._csr_of("item")[i24].toarray().ravel()
+    before_other = m._csr_of("item")[m.item_index_.get_codes(["i25"])].toarray()
+    m.partial_fit(pd.DataFrame({"user": ["u0", "signup", "u2"], "item": ["i24", "i24", "i0"]}))
+    assert m.item_embeddings_.shape[0] == n_items_cols + 1
+    assert m.user_embeddings_.shape[0] == n_user_cols + 1
+    row = m._csr_of("item")[i24]
+    assert set(row.indices) == set(np.flatnonzero(given_item)) | {m.item_played_col_, n_items_cols}
+    urow = m._csr_of("user")[signup]
+    assert n_user_cols in set(urow.indices) and 0 in set(urow.indices)
+    if normalize == "mean":  # given part, 'has plays', identity: one unit of weight each
+        np.testing.assert_allclose(row.toarray().ravel()[[m.item_played_col_, n_items_cols]], 1 / 3, rtol=1e-6)
+        np.testing.assert_allclose(urow.sum(), 1.0, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(row.toarray().ravel()[:n_items_cols], given_item + np.eye(1, n_items_cols,
+                                   m.item_played_col_).ravel(), rtol=1e-6)
+    # the other cold items are untouched, warm ids get no second identity
+    np.testing.assert_array_equal(m._csr_of("item")[m.item_index_.get_codes(["i25"])].toarray()[:, :n_items_cols],
+                                  before_other)
+    assert m._csr_of("item")[m.item_index_.get_codes(["i0"])].nnz == _fit(world, max_iter=1, normalize=normalize) \
+        ._csr_of("item")[m.item_index_.get_codes(["i0"])].nnz
+    # the identity is trained and saved: the item's vector moved off its features' vector
+    assert np.abs(m.item_embeddings_[n_items_cols]).sum() > 0
+    back = loads(dumps(m))
+    np.testing.assert_array_equal(back.recommend(["signup"], n=5)[0], m.recommend(["signup"], n=5)[0])
+    # a second partial_fit does not add another identity
+    m.partial_fit(pd.DataFrame({"user": ["u1"], "item": ["i24"]}))
+    assert m.item_embeddings_.shape[0] == n_items_cols + 1
+
+
+def test_encoder_parameters_are_cloned_at_fit_and_saved(world):
+    from types import SimpleNamespace
+
+    from maaskit.recommender import FeatureEncoder, Recommender
+
+    plays = world[0]
+    items = pd.DataFrame({"title": [f"the {'red' if i % 2 else 'blue'} film number {i}" for i in range(N_ITEMS)],
+                          "year": np.arange(N_ITEMS) + 1990.0}, index=[f"i{i}" for i in range(N_ITEMS)])
+    enc = FeatureEncoder(columns={"title": "text"}, max_features=3, n_bins=2)
+    wv = SimpleNamespace(key_to_index={"red": 0, "blue": 1}, vectors=np.eye(2, dtype=np.float32))
+    m = HybridMF(n_factors=4, max_iter=2, random_state=0, item_encoder=enc).fit(
+        plays, item_features=items, word_vectors=wv)
+    assert m.item_encoder is enc and not hasattr(enc, "n_features_out_")  # stored as given, never fitted
+    assert m.item_encoder_ is not enc and m.item_encoder_.kinds_ == {"title": "text", "year": "numeric"}
+    # 3 words, 2 word-vector components, 2 bins
+    assert m.n_item_features_in_ == 3 + 2 + 2 and m.item_encoder_.word_vector_size_ == 2
+    # the dict form is the same encoder
+    d = HybridMF(n_factors=4, max_iter=2, random_state=0, n_jobs=1, item_encoder=enc.get_params()).fit(
+        plays, item_features=items)
+    e = HybridMF(n_factors=4, max_iter=2, random_state=0, n_jobs=1, item_encoder=enc).fit(plays, item_features=items)
+    np.testing.assert_array_equal(d.item_embeddings_, e.item_embeddings_)
+    back = loads(dumps(m))
+    assert isinstance(back.item_encoder, FeatureEncoder) and back.item_encoder.get_params() == enc.get_params()
+    assert back.user_encoder is None and back.item_encoder_.word_vector_size_ == 2
+    new = pd.DataFrame({"title": ["a red one"], "year": [2030.0]}, index=["new"])
+    np.testing.assert_array_equal(back.item_encoder_.transform(new).toarray(), m.item_encoder_.transform(new).toarray())
+    # through Recommender, and saved there too
+    rec = Recommender(max_iter=1, random_state=0, params={"user_encoder": FeatureEncoder(n_bins=2)}).fit(
+        plays, user_features=pd.DataFrame({"age": np.arange(N_USERS) * 1.0}, index=[f"u{u}" for u in range(N_USERS)]))
+    assert rec.estimator_.user_encoder_.n_features_out_ == 2
+    assert loads(dumps(rec)).estimator_.user_encoder.get_params() == FeatureEncoder(n_bins=2).get_params()
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ("l1", ValueError, "'item_encoder' parameter of HybridMF must be"),
+    ({"nope": 1}, ValueError, r"item_encoder must hold FeatureEncoder parameters .* \['nope'\]"),
+    ({"n_bins": 0}, ValueError, "'n_bins' parameter of FeatureEncoder"),
+])
+def test_bad_encoder_parameters_are_refused(world, bad, error, match):
+    items = pd.DataFrame({"g": ["a", "b"]}, index=["i0", "i1"])
+    with pytest.raises(error, match=match):
+        HybridMF(max_iter=1, item_encoder=bad).fit(world[0], item_features=items)
+
+
+@pytest.mark.parametrize("normalize", ["mean", "sum"])
+def test_user_feature_ridge_keeps_warm_users_and_places_cold_ones_by_regression(world, normalize):
+    a = _fit(world, normalize=normalize)
+    b = _fit(world, normalize=normalize, user_feature_ridge=0.5)
+    warm, cold = np.arange(36), np.arange(36, 40)
+    np.testing.assert_allclose(b._user_vectors(warm), a._user_vectors(warm), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(b.item_embeddings_, a.item_embeddings_)
+    # the cold users' vectors are the ridge prediction from the warm users' (unit-sum) rows
+    F = a._csr_of("user").toarray()
+    G = F[warm, :2]
+    G = G / G.sum(axis=1, keepdims=True)
+    T = F[warm] @ np.hstack([a.user_embeddings_, a.user_biases_[:, None]])
+    W = np.linalg.solve(G.T @ G + 0.5 * np.eye(2), G.T @ T)
+    got = b._csr_of("user")[cold] @ np.hstack([b.user_embeddings_, b.user_biases_[:, None]])
+    np.testing.assert_allclose(got, F[cold, :2] @ W, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got, F[cold] @ np.hstack([a.user_embeddings_, a.user_biases_[:, None]]), atol=1e-3)
+    _, _, _, genre, taste = world
+    top, _ = b.recommend([f"u{u}" for u in cold], n=5)
+    assert np.mean([genre[int(i[1:])] == taste[u] for u, row in zip(cold, top) for i in row]) > 0.9
+    new = b.recommend_new_user((np.array([[0.0, 1.0]]), ["x"]), n=5)[0]
+    assert all(genre[int(i[1:])] == 1 for i in new[0])
+    # partial_fit refits again, and the state saves
+    b.partial_fit(pd.DataFrame({"user": ["u36"], "item": ["i0"]}))
+    back = loads(dumps(b))
+    np.testing.assert_array_equal(back.recommend(["u37"], n=5)[0], b.recommend(["u37"], n=5)[0])

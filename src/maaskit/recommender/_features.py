@@ -735,6 +735,11 @@ class FeatureEncoder(PersistableMixin, LightEstimator):
         ),
     )
 
+    def _json_param(self) -> dict:
+        """This encoder as a hyper-parameter of another estimator, in an artifact: its
+        parameters (a model's ``item_encoder=FeatureEncoder(...)``), not its fitted state."""
+        return self.get_params(deep=False)
+
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         self._check_fitted("FeatureEncoder.save")
         meta, ids = IdIndex(self.ids_, "id").to_state()

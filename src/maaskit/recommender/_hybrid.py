@@ -13,6 +13,7 @@ interactions (``fit``, ``partial_fit``).
 
 from __future__ import annotations
 
+import copy
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,9 @@ from .._schema import CSR, Arr, Attr, Rule, check_state
 from ..exceptions import ModelFitError
 from ..persistence import register
 from ..utils._ids import IdIndex, _as_1d, id_type_hint
-from ..utils._param_validation import Interval, Options
+from ..utils._param_validation import Interval, Options, validate_parameters
 from ._base import COMMON_CONSTRAINTS, BaseRecommender
+from ._features import FeatureEncoder
 
 _LOSSES = {"warp": 0, "bpr": 1, "squared": 2}
 
@@ -54,6 +56,19 @@ def _feature_schema(kind: str) -> tuple[dict, dict, tuple]:
     return arrays, attrs, rules
 
 
+def _ridge(X: sp.csr_matrix, T: np.ndarray, lam: float) -> np.ndarray:
+    """argmin_W ||X W - T||^2 + lam ||W||^2 (X sparse, n x d; T dense, n x m)."""
+    n, d = X.shape
+    if d <= 4096:  # the d x d normal equations
+        return np.linalg.solve((X.T @ X).toarray() + lam * np.eye(d), X.T @ T)
+    if n <= 4096:  # the dual: W = X' (X X' + lam I)^-1 T
+        return X.T @ np.linalg.solve((X @ X.T).toarray() + lam * np.eye(n), T)
+    from scipy.sparse.linalg import lsmr
+
+    # wide and tall (a large vocabulary over many users): one damped least squares per column
+    return np.column_stack([lsmr(X, T[:, j], damp=np.sqrt(lam))[0] for j in range(T.shape[1])])
+
+
 @dataclass(frozen=True)
 class _EncoderState:
     """A saved ``<kind>_encoder_``: its params, attrs and arrays pass FeatureEncoder's own
@@ -73,8 +88,6 @@ class _EncoderState:
         if set(state) != {"params", "attrs", "arrays"} or not isinstance(state["params"], dict) \
                 or not isinstance(state["attrs"], dict) or state["arrays"] != sorted(arrays):
             ctx.fail(f"attribute {name!r}", "must hold params, attrs and the names of its arrays")
-        from ._features import FeatureEncoder
-
         check_state(FeatureEncoder, state["params"], state["attrs"], arrays)
         if state["attrs"].get("n_features_out_") != ctx.attrs.get(f"n_{self.kind}_features_in_"):
             ctx.fail(f"attribute {name!r}", f"its n_features_out_ must equal n_{self.kind}_features_in_")
@@ -132,6 +145,25 @@ class HybridMF(BaseRecommender):
         how much less likely such items are, instead of the genre (or other) embeddings
         bending to explain it: cold items are then ordered better among themselves and
         ranked lower among played ones. New items (``add_items``, cold ids) lack it.
+    user_feature_ridge : float or None, default=10.0
+        After training, refit the embeddings (and biases) of the given user features by a
+        ridge regression, with this penalty, of the vectors of the users with interactions
+        on their feature rows. Those users keep their vectors exactly (their identity
+        embedding takes up the difference); users known from features only (new sign-ups,
+        :meth:`recommend_new_user`) get the regression's prediction: the average taste of
+        users with those features, rather than what the SGD left in embeddings that the
+        identity features mostly made redundant. ``None`` keeps the SGD embeddings. On
+        MovieLens 100k (validation carved from training data) the refit ranked new users
+        better over the whole catalogue (AUC +0.002; see the docs page).
+    item_encoder : FeatureEncoder, dict or None, default=None
+        How ``item_features`` given as a DataFrame are encoded: an unfitted
+        :class:`FeatureEncoder` (text columns, ``n_bins``, ``numeric``, ``max_features``,
+        ``handle_unknown`` ...), cloned at every ``fit`` (scikit-learn style: the one given
+        is never fitted itself), or a dict of its parameters. ``None`` uses
+        ``FeatureEncoder()``. The fitted copy is ``item_encoder_``; both are saved with the
+        model as plain data (the parameter comes back from a saved model as an encoder).
+    user_encoder : FeatureEncoder, dict or None, default=None
+        The same for ``user_features``.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation and of the sampling.
     n_jobs : int, default=None
@@ -238,13 +270,17 @@ class HybridMF(BaseRecommender):
                       Interval(numbers.Real, 0, 1, closed="both")],
         "normalize": [Options(frozenset({"sum", "mean"}))],
         "played_feature": ["boolean"],
+        "user_feature_ridge": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "item_encoder": [FeatureEncoder, dict, None],
+        "user_encoder": [FeatureEncoder, dict, None],
         **COMMON_CONSTRAINTS,
     }
 
     def __init__(self, n_factors: int = 64, *, loss: str = "warp", learning_rate: float = 0.05,
                  item_alpha: float = 1e-6, user_alpha: float = 1e-6, max_iter: int = 30,
                  max_sampled: int = 10, negatives: str | float = "catalogue", normalize: str = "mean",
-                 played_feature: bool = True, random_state=None,
+                 played_feature: bool = True, user_feature_ridge: float | None = 10.0,
+                 item_encoder: FeatureEncoder | dict | None = None, user_encoder: FeatureEncoder | dict | None = None, random_state=None,
                  n_jobs: int | None = None, backend: str = "auto", device: str = "auto",
                  verbose: int = 0) -> None:
         self.n_factors = n_factors
@@ -257,6 +293,9 @@ class HybridMF(BaseRecommender):
         self.negatives = negatives
         self.normalize = normalize
         self.played_feature = played_feature
+        self.user_feature_ridge = user_feature_ridge
+        self.item_encoder = item_encoder
+        self.user_encoder = user_encoder
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.backend = backend
@@ -269,11 +308,11 @@ class HybridMF(BaseRecommender):
         return getattr(self, "loss", "warp") != "squared"
 
     # ------------------------------------------------------------------ feature input
-    def _read_features(self, features: Any, kind: str, where: str, fit: bool) -> tuple:
+    def _read_features(self, features: Any, kind: str, where: str, fit: bool, word_vectors: Any = None) -> tuple:
         """Check ``features``; return (CSR float32 of the given features, ids, encoder or None)."""
         name = f"{kind}_features"
         if isinstance(features, pd.DataFrame):
-            return self._encode_frame(features, kind, where, fit)
+            return self._encode_frame(features, kind, where, fit, word_vectors)
         if not (isinstance(features, tuple) and len(features) == 2):
             raise TypeError(
                 f"{where}: {name} must be a pandas DataFrame indexed by {kind} id or a tuple "
@@ -331,15 +370,10 @@ class HybridMF(BaseRecommender):
         M.sort_indices()
         return M, ids
 
-    def _encode_frame(self, df: pd.DataFrame, kind: str, where: str, fit: bool) -> tuple:
-        try:
-            from ._features import FeatureEncoder
-        except ImportError:  # pragma: no cover - the encoder ships with this module
-            raise TypeError(f"{where}: {kind}_features as a DataFrame needs FeatureEncoder; "
-                            f"pass a tuple (matrix, ids).") from None
+    def _encode_frame(self, df: pd.DataFrame, kind: str, where: str, fit: bool, word_vectors: Any = None) -> tuple:
         if fit:
-            enc = FeatureEncoder()
-            M = enc.fit_transform(df)
+            enc = self._new_encoder(kind, where)
+            M = enc.fit_transform(df, word_vectors=word_vectors)
         else:
             enc = getattr(self, f"{kind}_encoder_", None)
             if enc is None:
@@ -350,6 +384,22 @@ class HybridMF(BaseRecommender):
         if not np.isfinite(M.data).all():
             raise ValueError(f"{where}: the encoded {kind}_features must not contain NaN or inf.")
         return (*self._finish(M, _as_1d(df.index.to_numpy()), f"{kind}_features", where), enc)
+
+    def _new_encoder(self, kind: str, where: str) -> FeatureEncoder:
+        """A fresh, unfitted encoder from the ``<kind>_encoder`` parameter (never that object)."""
+        spec = getattr(self, f"{kind}_encoder")
+        if spec is None:
+            return FeatureEncoder()
+        params = spec.get_params(deep=False) if isinstance(spec, FeatureEncoder) else dict(spec)
+        allowed = FeatureEncoder().get_params(deep=False)
+        unknown = sorted(set(params) - set(allowed), key=str)
+        if unknown:
+            raise ValueError(f"{where}: {kind}_encoder must hold FeatureEncoder parameters "
+                             f"{sorted(allowed)}; got unknown key(s) {unknown!r}.")
+        # a deep copy, so that fitting never shares a mutable value (columns) with the parameter
+        enc = FeatureEncoder(**copy.deepcopy(params))
+        validate_parameters(enc)
+        return enc
 
     def _normalized(self, M: sp.csr_matrix) -> sp.csr_matrix:
         if self.normalize == "mean":
@@ -398,7 +448,7 @@ class HybridMF(BaseRecommender):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None, *, item_features: Any = None,
-            user_features: Any = None) -> "HybridMF":
+            user_features: Any = None, word_vectors: Any = None) -> "HybridMF":
         """Learn feature embeddings from interactions and (optional) user and item features.
 
         Parameters
@@ -415,6 +465,10 @@ class HybridMF(BaseRecommender):
             join the catalogue and are placed by their features alone.
         user_features : DataFrame or tuple (matrix, ids), default=None
             The same for users; ids absent from the interactions are users with no history.
+        word_vectors : Word2Vec or KeyedVectors, default=None
+            A fitted :class:`maaskit.text.Word2Vec` given to the encoders' ``fit``: the text
+            columns of DataFrame features also get the mean vector of their known words
+            (see :class:`FeatureEncoder`); the vectors used are saved with the encoders.
 
         Returns
         -------
@@ -427,7 +481,8 @@ class HybridMF(BaseRecommender):
             self.__dict__.pop(a, None)
         given = {}
         for kind, feats in (("user", user_features), ("item", item_features)):
-            given[kind] = None if feats is None else self._read_features(feats, kind, where, fit=True)
+            given[kind] = None if feats is None else self._read_features(feats, kind, where, fit=True,
+                                                                          word_vectors=word_vectors)
         if inter.source == "sparse":
             self.user_index_ = IdIndex(np.arange(inter.shape[0]), "user")
             self.item_index_ = IdIndex(np.arange(inter.shape[1]), "item")
@@ -478,8 +533,42 @@ class HybridMF(BaseRecommender):
         self.n_iter_ = 0
         self.train_accuracy_ = 0.0
         self._train(u, i, vals, np.arange(len(u)), rng, where, count_epochs=True)
+        self._refit_features()
         self._check_divergence(where)
         return self
+
+    def _refit_features(self) -> None:
+        """Ridge refit of the given user features' embeddings (``user_feature_ridge``).
+
+        Rows with an identity and given features are the regression's examples: their
+        given part, rescaled to sum 1 as a row without identity is stored, against their
+        whole vector (embedding | bias). The new embeddings replace the given ones, and each
+        such row's identity embedding absorbs the change, so its vector is unchanged.
+        """
+        lam = self.user_feature_ridge
+        n_in = self.n_user_features_in_
+        if lam is None or n_in == 0:
+            return
+        F = self._csr_of("user")
+        first = self._identity_start("user")
+        G, ident = F[:, :n_in].tocsr(), F[:, first:].tocsr()
+        rows = np.flatnonzero((ident.getnnz(axis=1) == 1) & (G.getnnz(axis=1) > 0))
+        if len(rows) < 2:
+            return
+        E, B = self.user_embeddings_.astype(np.float64), self.user_biases_.astype(np.float64)
+        T = np.hstack([F[rows] @ E, (F[rows] @ B)[:, None]])
+        Gw = G[rows]
+        s = np.asarray(abs(Gw).sum(axis=1)).ravel()
+        Gn = sp.csr_matrix(sp.diags(1.0 / s) @ Gw) if self.normalize == "mean" else Gw
+        W = _ridge(Gn, T, float(lam))
+        delta = Gw @ (W - np.hstack([E[:n_in], B[:n_in, None]]))
+        idc = ident[rows].tocoo()  # one identity per row: row r's column and weight
+        col, coef = np.empty(len(rows), np.int64), np.empty(len(rows))
+        col[idc.row], coef[idc.row] = idc.col + first, idc.data
+        E[:n_in], B[:n_in] = W[:, :-1], W[:, -1]
+        E[col] -= delta[:, :-1] / coef[:, None]
+        B[col] -= delta[:, -1] / coef
+        self.user_embeddings_, self.user_biases_ = E.astype(np.float32), B.astype(np.float32)
 
     def _train(self, u: np.ndarray, i: np.ndarray, vals: np.ndarray, order: np.ndarray, rng,
                where: str, count_epochs: bool) -> None:
@@ -589,11 +678,50 @@ class HybridMF(BaseRecommender):
             setattr(self, f"{kind}_embeddings_", np.vstack([E, En]))
             setattr(self, f"{kind}_biases_", np.concatenate([getattr(self, f"{kind}_biases_"), Bn]))
 
+    def _identity_start(self, kind: str) -> int:
+        """First identity column of ``kind`` (after the given features and 'has plays')."""
+        played = getattr(self, "item_played_col_", -1) if kind == "item" else -1
+        return getattr(self, f"n_{kind}_features_in_") + (played >= 0)
+
+    def _give_identity(self, kind: str, rows: np.ndarray, rng) -> None:
+        """Give the ``rows`` that have none an identity feature (and items 'has plays').
+
+        Ids known from features only (cold items, ``add_users``) have no identity column;
+        once ``partial_fit`` brings them interactions they get one, as if they had been
+        in the interactions at fit. Their stored rows are already normalised: with
+        ``normalize="mean"`` the given part counts as one unit of weight, which is exact
+        for rows the FeatureEncoder's default ``"l1"`` made sum to 1.
+        """
+        F = self._csr_of(kind)
+        rows = np.unique(np.asarray(rows, np.int64))
+        first = self._identity_start(kind)
+        lacking = rows[F[rows][:, first:].getnnz(axis=1) == 0] if len(rows) else rows
+        if not len(lacking):
+            return
+        E = getattr(self, f"{kind}_embeddings_")
+        n_new, n_cols = len(lacking), E.shape[0] + len(lacking)
+        played = getattr(self, "item_played_col_", -1) if kind == "item" else -1
+        F.resize((F.shape[0], n_cols))
+        new = self._rows_with_identity(F[lacking], np.arange(n_new), E.shape[0] + np.arange(n_new), n_cols,
+                                       played)
+        keep = np.ones(F.shape[0], np.float32)
+        keep[lacking] = 0.0
+        place = sp.csr_matrix((np.ones(n_new, np.float32), (lacking, np.arange(n_new))), shape=(F.shape[0], n_new))
+        self._set_csr(kind, sp.csr_matrix(sp.diags(keep) @ F + place @ new, dtype=np.float32))
+        En, Bn = self._init_table(n_new, rng)
+        setattr(self, f"{kind}_embeddings_", np.vstack([E, En]))
+        setattr(self, f"{kind}_biases_", np.concatenate([getattr(self, f"{kind}_biases_"), Bn]))
+
     def _fold_in(self, users, items, values, R_full, touched_users, new_items, rng) -> None:
+        # ids that had features only and now have interactions get their identity feature
+        pos = values > 0 if self._implicit else np.ones(len(users), bool)
+        self._give_identity("user", users[pos], rng)
+        self._give_identity("item", items[pos], rng)
         acc = getattr(self, "train_accuracy_", 0.0)
         self._train(users, items, values, np.arange(len(users)), rng, f"{self._name}.partial_fit",
                     count_epochs=False)
         self.train_accuracy_ = acc
+        self._refit_features()
 
     # ------------------------------------------------------------------ new ids from features
     def _add(self, features: Any, kind: str, method: str) -> None:
@@ -767,9 +895,11 @@ class HybridMF(BaseRecommender):
         prefixes = tuple(f"{k}_" for k in self._ENCODERS)
         enc_arrays = {k: arrays.pop(k) for k in list(arrays) if k.startswith(prefixes)}
         super()._set_state(attrs, arrays)
+        for p in ("item_encoder", "user_encoder"):
+            # artifacts hold an encoder parameter as its params (JSON): give back the encoder
+            if isinstance(getattr(self, p, None), dict):
+                setattr(self, p, self._new_encoder(p[: -len("_encoder")], f"{self._name}.load"))
         for name, state in encoders.items():
-            from ._features import FeatureEncoder
-
             # params and state were checked by _EncoderState (FeatureEncoder's schema)
             enc = FeatureEncoder(**state["params"])
             enc._set_state(state["attrs"], {a: enc_arrays[f"{name}_{a}"] for a in state["arrays"]})
